@@ -1,0 +1,109 @@
+/**
+ * The decision log: one JSON line per (sampled) decision, written through pino to an
+ * asynchronous destination. The gRPC layer logs after the answer is handed to the transport,
+ * so logging never delays an answer. Decisions that met condition errors are always logged.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { DecisionRequest } from '../policy/index.js';
+import type { PdpDecision } from './decision-point.js';
+
+export interface DecisionLogOptions {
+  /** Where entries go; undefined disables the decision log. */
+  logger: Logger | undefined;
+  /** Fraction of decisions logged, 0..1 (default 1). */
+  sampleRate?: number;
+  /** `context` keys whose values are replaced by "[REDACTED]" (e.g. ip, token). */
+  redactContextKeys?: string[];
+  /** Random source for sampling (tests). */
+  random?: () => number;
+}
+
+export interface DecisionLogEntry {
+  /** The caller's request id (x-request-id metadata), if any; otherwise one is generated. */
+  requestId?: string;
+  request: DecisionRequest;
+  decision: PdpDecision;
+  latencyMs: number;
+  transport: string;
+  /** The mTLS peer, when known. */
+  peer?: string;
+}
+
+export const REDACTED = '[REDACTED]';
+
+// Request ids: a per-process random prefix and a counter; unique enough and nearly free.
+const ID_PREFIX = randomBytes(4).toString('hex');
+let idCounter = 0;
+export function nextRequestId(): string {
+  idCounter = (idCounter + 1) >>> 0;
+  return `${ID_PREFIX}-${idCounter.toString(36)}`;
+}
+
+export class DecisionLog {
+  private readonly logger: Logger | undefined;
+  private readonly sampleRate: number;
+  private readonly redact: Set<string>;
+  private readonly random: () => number;
+
+  constructor(options: DecisionLogOptions) {
+    this.logger = options.logger;
+    const rate = options.sampleRate ?? 1;
+    this.sampleRate = Number.isFinite(rate) ? Math.min(1, Math.max(0, rate)) : 1;
+    this.redact = new Set(options.redactContextKeys ?? []);
+    this.random = options.random ?? Math.random;
+  }
+
+  get enabled(): boolean {
+    return this.logger !== undefined;
+  }
+
+  /** Whether the next decision should be logged (call before building an entry). */
+  sampled(decision: PdpDecision): boolean {
+    if (this.logger === undefined) return false;
+    if (decision.errors.length > 0) return true;
+    return this.sampleRate >= 1 || (this.sampleRate > 0 && this.random() < this.sampleRate);
+  }
+
+  write(entry: DecisionLogEntry): void {
+    const logger = this.logger;
+    if (!logger) return;
+    const { request, decision } = entry;
+    logger.info(
+      {
+        requestId: entry.requestId ?? nextRequestId(),
+        transport: entry.transport,
+        actor: request.actor,
+        action: request.action,
+        resource: request.resource,
+        context: this.redactContext(request.context),
+        peer: entry.peer,
+        decision: decision.effect,
+        policyIds: decision.policyIds,
+        reason: decision.reason,
+        errors: decision.errors.length > 0 ? decision.errors : undefined,
+        policyRevision: decision.policyRevision,
+        attributeRevision: decision.attributeRevision,
+        latencyMs: Math.round(entry.latencyMs * 1000) / 1000,
+      },
+      'decision',
+    );
+  }
+
+  /** Logs `entry` if it is sampled. */
+  record(entry: DecisionLogEntry): void {
+    if (this.sampled(entry.decision)) this.write(entry);
+  }
+
+  private redactContext(context: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+    if (context === undefined || this.redact.size === 0) return context;
+    let out: Record<string, unknown> | undefined;
+    for (const key of this.redact) {
+      if (Object.prototype.hasOwnProperty.call(context, key)) {
+        out ??= { ...context };
+        out[key] = REDACTED;
+      }
+    }
+    return out ?? context;
+  }
+}

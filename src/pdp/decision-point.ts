@@ -1,0 +1,81 @@
+/**
+ * The decision point: the policy set being served, the attribute store, the server's clock.
+ * `decide` never throws and never fails open: anything that goes wrong is a DENY with a reason.
+ */
+import { decide as evaluate, type Decision, type DecisionRequest, type PolicySet } from '../policy/index.js';
+import { DecisionMemo, type StoreSource } from './memo.js';
+
+/** What the decision point needs from the attribute store. */
+export interface DecisionStore extends StoreSource {
+  revision(): number;
+}
+
+/** A decision with the attribute revision it was made at. */
+export interface PdpDecision extends Decision {
+  attributeRevision: number;
+}
+
+export interface DecisionPointOptions {
+  store: DecisionStore;
+  policies: PolicySet;
+  /** The clock; the server's own time. Only tests replace it. */
+  clock?: () => Date;
+}
+
+export class DecisionPoint {
+  private set: PolicySet;
+  private readonly store: DecisionStore;
+  private readonly clock: () => Date;
+
+  constructor(options: DecisionPointOptions) {
+    this.set = options.policies;
+    this.store = options.store;
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  get policies(): PolicySet {
+    return this.set;
+  }
+
+  get policyRevision(): string {
+    return this.set.revision;
+  }
+
+  /** Swaps the policy set atomically: a decision sees either the old set or the new one. */
+  replacePolicies(next: PolicySet): PolicySet {
+    const previous = this.set;
+    this.set = next;
+    return previous;
+  }
+
+  attributeRevision(): number {
+    return this.store.revision();
+  }
+
+  decide(request: DecisionRequest): PdpDecision {
+    const set = this.set;
+    let attributeRevision = 0;
+    try {
+      // Read the revision before any attribute: the data a decision sees is at least this new,
+      // so a client caching it under this revision is invalidated by any later change.
+      attributeRevision = this.store.revision();
+      const memo = new DecisionMemo(this.store);
+      const decision = evaluate(set, request, { attributes: memo, relations: memo, now: this.clock() });
+      // A copy: the evaluator may hand out shared objects (e.g. one default-deny value).
+      return { ...decision, attributeRevision };
+    } catch (err) {
+      return {
+        effect: 'DENY',
+        policyIds: [],
+        reason: `denied: internal error while deciding: ${(err as Error)?.message ?? String(err)}`,
+        policyRevision: set.revision,
+        cacheTtlMs: 0,
+        dependsOnTime: false,
+        entityIds: [],
+        dependsOnRelations: false,
+        errors: [String((err as Error)?.message ?? err)],
+        attributeRevision,
+      };
+    }
+  }
+}

@@ -1,0 +1,222 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DecisionLog, DecisionMemo, DecisionPoint, InvalidationHub, PolicyReloader, REDACTED, loadInitialPolicies, type ChangeFeed, type InvalidationEvent } from '../../src/pdp/index.js';
+import { MemorySources, type PolicySet } from '../../src/policy/index.js';
+
+const POLICIES = new URL('../../policies/payments/', import.meta.url).pathname;
+const silent = pino({ level: 'silent' });
+
+function paymentsSources(): MemorySources {
+  const m = new MemorySources();
+  for (const line of readFileSync(join(POLICIES, 'data.ndjson'), 'utf8').split('\n')) {
+    if (line.trim()) m.applyRecord(JSON.parse(line) as Record<string, unknown>);
+  }
+  return m;
+}
+
+class RevisionedSources extends MemorySources {
+  rev = 7;
+  reads: string[] = [];
+  override getAttributes(id: string) {
+    this.reads.push(id);
+    return super.getAttributes(id);
+  }
+  revision(): number {
+    return this.rev;
+  }
+}
+
+let set: PolicySet;
+beforeAll(async () => {
+  set = (await loadInitialPolicies(POLICIES)).set;
+});
+
+describe('DecisionPoint', () => {
+  it('decides with store attributes and reports the attribute revision it read at', () => {
+    const store = new RevisionedSources();
+    for (const line of readFileSync(join(POLICIES, 'data.ndjson'), 'utf8').split('\n')) if (line.trim()) store.applyRecord(JSON.parse(line) as Record<string, unknown>);
+    const pdp = new DecisionPoint({ store, policies: set });
+    const d = pdp.decide({ actor: 'spiffe://personnel.acme.test/eid/1001', action: 'read', resource: 'uon://payments/payment/p-100' });
+    expect(d.effect).toBe('ALLOW');
+    expect(d.attributeRevision).toBe(7);
+    expect(d.policyRevision).toBe(set.revision);
+    expect(d.policyIds.length).toBeGreaterThan(0);
+  });
+
+  it('fails closed: an exception in the store is a DENY with the reason', () => {
+    const store = {
+      revision: () => 1,
+      getAttributes: () => {
+        throw new Error('disk on fire');
+      },
+      related: () => false,
+      hasTuple: () => false,
+    };
+    const pdp = new DecisionPoint({ store, policies: set });
+    const d = pdp.decide({ actor: 'spiffe://personnel.acme.test/eid/1001', action: 'read', resource: 'uon://payments/payment/p-100' });
+    expect(d.effect).toBe('DENY');
+    expect(d.reason).toContain('disk on fire');
+    expect(d.cacheTtlMs).toBe(0);
+  });
+
+  it('swaps policy sets atomically', async () => {
+    const pdp = new DecisionPoint({ store: Object.assign(paymentsSources(), { revision: () => 0 }), policies: set });
+    const other = (await loadInitialPolicies(POLICIES, { defaultCacheTtlMs: 1234 })).set;
+    const previous = pdp.replacePolicies(other);
+    expect(previous).toBe(set);
+    expect(pdp.policies).toBe(other);
+  });
+});
+
+describe('DecisionMemo', () => {
+  it('reads each entity and each tuple question once per decision', () => {
+    const store = new RevisionedSources().setEntity('a', { x: 1 }).addTuple('o', 'r', 's');
+    let relatedCalls = 0;
+    const orig = store.related.bind(store);
+    store.related = (o, r, s) => {
+      relatedCalls++;
+      return orig(o, r, s);
+    };
+    const memo = new DecisionMemo(store);
+    expect(memo.getAttributes('a')).toEqual({ x: 1 });
+    expect(memo.getAttributes('a')).toEqual({ x: 1 });
+    expect(memo.getAttributes('missing')).toBeUndefined();
+    expect(memo.getAttributes('missing')).toBeUndefined();
+    expect(store.reads).toEqual(['a', 'missing']);
+    expect(memo.related('o', 'r', 's')).toBe(true);
+    expect(memo.related('o', 'r', 's')).toBe(true);
+    expect(relatedCalls).toBe(1);
+    expect(memo.hasTuple('o', 'r', 's')).toBe(true);
+    expect(memo.hasTuple('o', 'r', 'nobody')).toBe(false);
+  });
+});
+
+describe('DecisionLog', () => {
+  function capture(): { logger: ReturnType<typeof pino>; lines: Record<string, unknown>[] } {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(JSON.parse(s) as Record<string, unknown>) });
+    return { logger, lines };
+  }
+  const decision = { effect: 'DENY' as const, policyIds: ['p/x'], reason: 'r', policyRevision: 'rev', cacheTtlMs: 0, dependsOnTime: false, entityIds: [], dependsOnRelations: false, errors: [], attributeRevision: 3 };
+  const request = { actor: 'spiffe://a/b', action: 'read', resource: 'uon://s/t/1', context: { ip: '10.0.0.1', token: 'secret', country: 'GB' } };
+
+  it('redacts configured context keys and keeps the rest', () => {
+    const { logger, lines } = capture();
+    const log = new DecisionLog({ logger, redactContextKeys: ['ip', 'token'] });
+    log.record({ request, decision, latencyMs: 0.1234, transport: 'grpc', requestId: 'req-1' });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ requestId: 'req-1', actor: 'spiffe://a/b', decision: 'DENY', policyIds: ['p/x'], policyRevision: 'rev', attributeRevision: 3 });
+    expect(lines[0].context).toEqual({ ip: REDACTED, token: REDACTED, country: 'GB' });
+    expect(request.context.ip).toBe('10.0.0.1'); // the request itself is untouched
+  });
+
+  it('samples, but always logs decisions with condition errors', () => {
+    const { logger, lines } = capture();
+    let r = 0;
+    const values = [0.05, 0.5, 0.9, 0.2];
+    const log = new DecisionLog({ logger, sampleRate: 0.25, random: () => values[r++ % values.length] });
+    for (let i = 0; i < 4; i++) log.record({ request, decision, latencyMs: 1, transport: 'grpc' });
+    expect(lines).toHaveLength(2);
+    log.record({ request, decision: { ...decision, errors: ['p/x: no such key'] }, latencyMs: 1, transport: 'grpc' });
+    expect(lines).toHaveLength(3);
+    expect(lines[2].errors).toEqual(['p/x: no such key']);
+  });
+
+  it('logs nothing at rate 0 and when disabled', () => {
+    const { logger, lines } = capture();
+    new DecisionLog({ logger, sampleRate: 0 }).record({ request, decision, latencyMs: 1, transport: 'grpc' });
+    new DecisionLog({ logger: undefined }).record({ request, decision, latencyMs: 1, transport: 'grpc' });
+    expect(lines).toHaveLength(0);
+  });
+});
+
+describe('InvalidationHub', () => {
+  class Feed implements ChangeFeed {
+    rev = 0;
+    log: { rev: number; entityIds: string[]; tuples: { object: string; relation: string; subject: string }[] }[] = [];
+    forgetBefore = 0;
+    revision() {
+      return this.rev;
+    }
+    commit(entityIds: string[], tuples: { object: string; relation: string; subject: string }[] = []) {
+      this.rev++;
+      this.log.push({ rev: this.rev, entityIds, tuples });
+    }
+    changesSince(from: number) {
+      if (from < this.forgetBefore) return undefined;
+      const after = this.log.filter((c) => c.rev > from);
+      return { fromRevision: from, toRevision: this.rev, entityIds: after.flatMap((c) => c.entityIds), tuples: after.flatMap((c) => c.tuples) };
+    }
+  }
+
+  it('publishes the entities and tuples of each commit, then flushes when changes cannot be listed', () => {
+    const feed = new Feed();
+    let policy = 'p1';
+    const hub = new InvalidationHub({ store: feed, policyRevision: () => policy, logger: silent, pollIntervalMs: 0 });
+    const events: InvalidationEvent[] = [];
+    const off = hub.subscribe((e) => events.push(e));
+    expect(hub.snapshot()).toEqual({ policyRevision: 'p1', attributeRevision: 0, flushAll: true, entityIds: [], tuples: [] });
+    hub.checkStore();
+    expect(events).toHaveLength(0);
+    feed.commit(['a', 'b'], [{ object: 'o', relation: 'r', subject: 's' }]);
+    feed.commit(['c']);
+    hub.checkStore();
+    expect(events).toEqual([{ policyRevision: 'p1', attributeRevision: 2, flushAll: false, entityIds: ['a', 'b', 'c'], tuples: [{ object: 'o', relation: 'r', subject: 's' }] }]);
+    feed.commit(['d']);
+    feed.forgetBefore = 3;
+    hub.checkStore();
+    expect(events[1]).toMatchObject({ attributeRevision: 3, flushAll: true });
+    policy = 'p2';
+    hub.publishPolicyRevision();
+    expect(events[2]).toMatchObject({ policyRevision: 'p2', flushAll: true });
+    off();
+    feed.commit(['e']);
+    hub.checkStore();
+    expect(events).toHaveLength(3);
+    hub.close();
+  });
+});
+
+describe('PolicyReloader', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('swaps in a good set, rejects a broken one and keeps serving the last good set', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'charter-reload-'));
+    dirs.push(dir);
+    cpSync(POLICIES, join(dir, 'payments'), { recursive: true });
+    const initial = (await loadInitialPolicies(dir)).set;
+    const pdp = new DecisionPoint({ store: Object.assign(paymentsSources(), { revision: () => 0 }), policies: initial });
+    const outcomes: boolean[] = [];
+    const reloader = new PolicyReloader({ dir, decisionPoint: pdp, logger: silent, onOutcome: (o) => outcomes.push(o.ok) });
+
+    const unchanged = await reloader.reload('test');
+    expect(unchanged).toMatchObject({ ok: true, changed: false });
+
+    const file = join(dir, 'payments', 'payments.yaml');
+    const good = readFileSync(file, 'utf8');
+    writeFileSync(file, good.replace('description: Payment support (rules 1 and 2).', 'description: Payment support, edited.'));
+    const edited = await reloader.reload('edit');
+    expect(edited.ok).toBe(true);
+    // A comment-level edit may or may not change the content hash; a rule change must.
+    writeFileSync(file, `${good}\n  - id: extra-rule\n    effect: allow\n    actors: { ids: ["spiffe://x.test/y"] }\n    actions: [noop]\n    resources: ["uon://x/y/*"]\n`);
+    const changed = await reloader.reload('rule added');
+    expect(changed.ok, JSON.stringify(changed.diagnostics)).toBe(true);
+    expect(changed.changed).toBe(true);
+    expect(pdp.policyRevision).toBe(changed.revision);
+    expect(pdp.policyRevision).not.toBe(initial.revision);
+
+    writeFileSync(file, 'rules: [ this is : not yaml');
+    const broken = await reloader.reload('broken');
+    expect(broken.ok).toBe(false);
+    expect(broken.diagnostics.length).toBeGreaterThan(0);
+    expect(pdp.policyRevision).toBe(changed.revision);
+    expect(outcomes).toEqual([true, true, true, false]);
+    reloader.close();
+  });
+});
