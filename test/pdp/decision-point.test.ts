@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DecisionLog, DecisionMemo, DecisionPoint, InvalidationHub, PolicyReloader, REDACTED, loadInitialPolicies, type ChangeFeed, type InvalidationEvent } from '../../src/pdp/index.js';
 import { MemorySources, type PolicySet } from '../../src/policy/index.js';
@@ -95,7 +95,7 @@ describe('DecisionMemo', () => {
 });
 
 describe('DecisionLog', () => {
-  function capture(): { logger: ReturnType<typeof pino>; lines: Record<string, unknown>[] } {
+  function capture(): { logger: Logger; lines: Record<string, unknown>[] } {
     const lines: Record<string, unknown>[] = [];
     const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(JSON.parse(s) as Record<string, unknown>) });
     return { logger, lines };
