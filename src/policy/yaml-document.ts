@@ -23,7 +23,7 @@ function validatorFor(schemaFile: string): ValidateFunction {
   let validate = validators.get(schemaFile);
   if (validate === undefined) {
     const schema = JSON.parse(readFileSync(fileURLToPath(new URL(schemaFile, schemaDir)), 'utf8'));
-    const ajv = new Ajv({ allErrors: true, strict: false });
+    const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
     validate = ajv.compile(schema);
     validators.set(schemaFile, validate);
   }
@@ -141,16 +141,12 @@ function relevantErrors(errors: ErrorObject[], data: unknown): ErrorObject[] {
   const seen = new Set<string>();
   for (const e of errors) {
     const oneOfBranch = /\/oneOf\/(\d+)\//.exec(e.schemaPath);
-    if (oneOfBranch) {
-      const value = valueAt(data, pointerToPath(e.instancePath));
-      const isObject = typeof value === 'object' && value !== null;
-      // Branch 0 is the string form ("*"), branch 1 the map form; report only the branch the author chose.
-      if ((oneOfBranch[1] === '0') === isObject) continue;
-    }
-    if (e.keyword === 'oneOf') {
-      const value = valueAt(data, pointerToPath(e.instancePath));
-      if (typeof value === 'object' && value !== null) continue;
-    }
+    const value = valueAt(data, pointerToPath(e.instancePath));
+    const isObject = typeof value === 'object' && value !== null;
+    // Branch 0 is the string form ("*"), branch 1 the map form. For a map, the map branch's
+    // errors explain; for anything else, the oneOf summary does.
+    if (oneOfBranch && (oneOfBranch[1] === '0' || !isObject)) continue;
+    if (e.keyword === 'oneOf' && isObject) continue;
     if (e.keyword === 'propertyNames') continue; // the nested pattern error says it better
     const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
     if (seen.has(key)) continue;

@@ -36,7 +36,8 @@ export async function run(args: string[]): Promise<number> {
   const compiled = await loadPolicies(dir);
   for (const d of compiled.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
   if (compiled.set === undefined) {
-    process.stderr.write('policies do not compile; no test was run\n0 passed, 1 failed\n');
+    process.stderr.write('policies do not compile; no test was run\n');
+    process.stdout.write('0 passed, 1 failed\n');
     return 1;
   }
   const testRun = await runPolicyTests(dir, compiled.set);
