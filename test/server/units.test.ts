@@ -1,0 +1,88 @@
+/** The small pure pieces of the server: configuration, Struct conversion, SAN parsing. */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { parseServeArgs, serveUsage } from '../../src/server/config.js';
+import { spiffeIdOfCertificate } from '../../src/server/security.js';
+import { jsToValue, objectToStruct, structToObject, valueToJs } from '../../src/server/struct.js';
+import { charterPackageDefinition } from '../../src/server/proto.js';
+
+describe('serve configuration', () => {
+  it('has the documented defaults', () => {
+    const r = parseServeArgs([], {});
+    expect(r.kind).toBe('ok');
+    if (r.kind !== 'ok') return;
+    expect(r.config).toMatchObject({ host: '127.0.0.1', grpcPort: 50051, httpPort: 8080, policiesDir: undefined, dataDir: undefined, workers: 1, logLevel: 'info', decisionLogSampleRate: 1 });
+    expect(r.config.limits).toMatchObject({ maxMessageBytes: 1048576, maxFieldBytes: 1024, maxBatchSize: 1000 });
+  });
+
+  it('reads CHARTER_* variables, and flags win over them', () => {
+    const env = { CHARTER_GRPC_PORT: '7000', CHARTER_HTTP_PORT: '7001', CHARTER_HOST: '::1', CHARTER_POLICIES: '/p', CHARTER_DATA: '/d', CHARTER_LOG_LEVEL: 'debug' };
+    const fromEnv = parseServeArgs([], env);
+    expect(fromEnv.kind === 'ok' && fromEnv.config).toMatchObject({ grpcPort: 7000, httpPort: 7001, host: '::1', policiesDir: '/p', dataDir: '/d', logLevel: 'debug' });
+    const flags = parseServeArgs(['--grpc-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--policies', '/q', '--data', '/e', '--log-level', 'warn'], env);
+    expect(flags.kind === 'ok' && flags.config).toMatchObject({ grpcPort: 0, httpPort: 0, host: '127.0.0.1', policiesDir: '/q', dataDir: '/e', logLevel: 'warn' });
+  });
+
+  it('parses repeatable and list settings', () => {
+    const r = parseServeArgs(['--tls-cert', 'c', '--tls-key', 'k', '--tls-ca', 'ca', '--admin-spiffe-id', 'spiffe://a/x', '--admin-spiffe-id', 'spiffe://a/y', '--redact-context-keys', 'ip, token', '--decision-log-sample-rate', '0.1'], {});
+    expect(r.kind === 'ok' && r.config).toMatchObject({ adminSpiffeIds: ['spiffe://a/x', 'spiffe://a/y'], redactContextKeys: ['ip', 'token'], decisionLogSampleRate: 0.1, tls: { cert: 'c', key: 'k', ca: 'ca' } });
+    const env = parseServeArgs([], { CHARTER_TLS_CERT: 'c', CHARTER_TLS_KEY: 'k', CHARTER_TLS_CA: 'ca', CHARTER_ADMIN_SPIFFE_IDS: 'spiffe://a/x,spiffe://a/y' });
+    expect(env.kind === 'ok' && env.config.adminSpiffeIds).toEqual(['spiffe://a/x', 'spiffe://a/y']);
+  });
+
+  it.each([
+    [['--grpc-port', 'abc'], /--grpc-port must be an integer/],
+    [['--grpc-port', '70000'], /between 0 and 65535/],
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['--tls-cert', 'c'], /--tls-cert and --tls-key go together/],
+    [['--admin-spiffe-id', 'spiffe://a/x'], /needs mTLS/],
+    [['--host', '0.0.0.0', '--admin-insecure-loopback'], /only allowed on a loopback host/],
+    [['--admin-token', 'short'], /at least 16 characters/],
+    [['--decision-log-sample-rate', '2'], /from 0 to 1/],
+    [['--log-level', 'loud'], /--log-level must be one of/],
+  ])('rejects %j', (args, message) => {
+    const r = parseServeArgs(args, {});
+    expect(r.kind).toBe('error');
+    expect(r.kind === 'error' && r.message).toMatch(message);
+  });
+
+  it('has --help text naming every environment variable', () => {
+    expect(parseServeArgs(['--help'], {}).kind).toBe('help');
+    for (const v of ['CHARTER_GRPC_PORT', 'CHARTER_HTTP_PORT', 'CHARTER_HOST', 'CHARTER_POLICIES', 'CHARTER_DATA', 'CHARTER_LOG_LEVEL']) expect(serveUsage()).toContain(v);
+  });
+});
+
+describe('Struct conversion', () => {
+  const json = fc.jsonValue({ maxDepth: 4 }).filter((v) => v !== null && typeof v === 'object' && !Array.isArray(v)) as fc.Arbitrary<Record<string, unknown>>;
+
+  it('round-trips JSON objects through the wire encoding', () => {
+    const method = (charterPackageDefinition()['charter.v1.Authorization'] as unknown as Record<string, { requestSerialize(v: unknown): Buffer; requestDeserialize(b: Buffer): { context: unknown } }>).Authorize;
+    fc.assert(
+      fc.property(json, (obj) => {
+        const wire = method.requestSerialize({ actor: 'a', action: 'b', resource: 'c', context: objectToStruct(obj) });
+        const back = structToObject(method.requestDeserialize(wire).context as never) ?? {};
+        // JSON has no -0; protobuf doubles keep it.
+        expect(JSON.parse(JSON.stringify(back))).toEqual(JSON.parse(JSON.stringify(obj)));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('converts values decoded without oneof names', () => {
+    expect(valueToJs({ stringValue: 'x' })).toBe('x');
+    expect(valueToJs({ listValue: { values: [{ numberValue: 1 }, { boolValue: false }] } })).toEqual([1, false]);
+    expect(valueToJs({ structValue: { fields: { a: { nullValue: 0 } } } })).toEqual({ a: null });
+    expect(structToObject(null)).toBeUndefined();
+    expect(structToObject({ fields: {} })).toBeUndefined();
+    expect(jsToValue(new Date(0))).toEqual({ stringValue: '1970-01-01T00:00:00.000Z' });
+  });
+});
+
+describe('SPIFFE ID from a certificate', () => {
+  it('finds the URI SAN among others', () => {
+    expect(spiffeIdOfCertificate({ subjectaltname: 'DNS:a.test, URI:spiffe://acme.test/x, IP Address:127.0.0.1' })).toBe('spiffe://acme.test/x');
+    expect(spiffeIdOfCertificate({ subjectaltname: 'URI:https://example.test, URI:"spiffe://acme.test/a,b"' })).toBe('spiffe://acme.test/a,b');
+    expect(spiffeIdOfCertificate({ subjectaltname: 'DNS:a.test' })).toBeUndefined();
+    expect(spiffeIdOfCertificate(undefined)).toBeUndefined();
+  });
+});
