@@ -14,7 +14,7 @@ WORKDIR /src
 # Dependencies first, so this layer is reused until the lockfile changes. Scripts are skipped
 # here (`prepare` would compile before the sources are copied); the build runs explicitly below.
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund --no-update-notifier
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
@@ -29,7 +29,7 @@ WORKDIR /app
 # Production dependencies only. --ignore-scripts: `prepare` would need the dev toolchain, and
 # lmdb's native code comes prebuilt in its @lmdb/lmdb-linux-* package.
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier \
  && npm cache clean --force \
  && rm -rf /root/.npm /tmp/*
 COPY --from=build /src/dist ./dist

