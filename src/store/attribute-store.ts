@@ -1,0 +1,198 @@
+/**
+ * The policy information point: entity attributes and relationship tuples in one LMDB
+ * environment, read synchronously on the decision hot path.
+ *
+ * Concurrency: LMDB allows one writer and any number of readers across processes; readers never
+ * block and see the last committed transaction. lmdb-js renews this process's read snapshot on each
+ * event-loop turn, so `revision()` polled from a timer sees commits made by another process (e.g. a
+ * `charter import` running beside `charter serve`).
+ */
+import { mkdirSync, existsSync } from 'node:fs';
+import { open, type RootDatabase } from 'lmdb';
+import { relatedThroughGroups, DEFAULT_MAX_DEPTH } from '../relations/traverse.js';
+import { ChangeLog, DEFAULT_CHANGE_LOG_MAX_ITEMS, DEFAULT_CHANGE_LOG_SIZE, type ChangeSet } from './changelog.js';
+import { EntityTable } from './entities.js';
+import { ReadOnlyStoreError, StoreFullError, isStoreFull } from './errors.js';
+import { RelationIndex } from './relations.js';
+import { RecordError, checkRecord, type Attributes, type DataRecord, type Tuple } from './records.js';
+
+export interface StoreOptions {
+  /** Member hops `related()` follows through nested groups (default 8). */
+  maxDepth?: number;
+  /** Initial LMDB map size in bytes; lmdb grows it as needed. */
+  mapSize?: number;
+  /** Open without write access (the directory must already hold a store). */
+  readOnly?: boolean;
+  /** How many recent revisions `changesSince` can list (default 1024). */
+  changeLogSize?: number;
+  /** A revision changing more ids + tuples than this is logged as "flush all" (default 1000). */
+  changeLogMaxItems?: number;
+}
+
+export interface WriteResult {
+  revision: number;
+  /** Records in the write; deleting what does not exist is still applied (idempotent). */
+  applied: number;
+}
+
+export type CommitListener = (change: ChangeSet) => void;
+
+export class AttributeStore {
+  readonly dir: string;
+  readonly maxDepth: number;
+  private readonly env: RootDatabase;
+  private readonly entities: EntityTable;
+  private readonly relations: RelationIndex;
+  private readonly changes: ChangeLog;
+  private readonly readOnly: boolean;
+  private readonly listeners = new Set<CommitListener>();
+  private closed = false;
+  // Bound once so the traversal does not allocate a closure per call.
+  private readonly lookupSubjects = (object: string, relation: string): Iterable<string> =>
+    this.relations.subjects(object, relation);
+
+  private constructor(dir: string, options: StoreOptions) {
+    this.dir = dir;
+    this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+    this.readOnly = options.readOnly ?? false;
+    if (this.readOnly && !existsSync(dir)) throw new Error(`no attribute store at ${dir}`);
+    if (!this.readOnly) mkdirSync(dir, { recursive: true });
+    this.env = open({
+      path: dir,
+      readOnly: this.readOnly,
+      ...(options.mapSize !== undefined ? { mapSize: options.mapSize } : {}),
+    });
+    this.entities = new EntityTable(this.env);
+    this.relations = new RelationIndex(this.env);
+    this.changes = new ChangeLog(
+      this.env,
+      options.changeLogSize ?? DEFAULT_CHANGE_LOG_SIZE,
+      options.changeLogMaxItems ?? DEFAULT_CHANGE_LOG_MAX_ITEMS,
+    );
+  }
+
+  /** Opens (and creates, unless read-only) the store in `dir`. */
+  static open(dir: string, options: StoreOptions = {}): AttributeStore {
+    if (options.maxDepth !== undefined && !(Number.isInteger(options.maxDepth) && options.maxDepth >= 0)) {
+      throw new RangeError(`maxDepth must be a non-negative integer, got ${options.maxDepth}`);
+    }
+    return new AttributeStore(dir, options);
+  }
+
+  getAttributes(id: string): Attributes | undefined {
+    return this.entities.get(id);
+  }
+
+  related(object: string, relation: string, subject: string): boolean {
+    return relatedThroughGroups(this.lookupSubjects, object, relation, subject, this.maxDepth);
+  }
+
+  hasTuple(object: string, relation: string, subject: string): boolean {
+    return this.relations.has(object, relation, subject);
+  }
+
+  subjectsOf(object: string, relation: string): string[] {
+    return [...this.relations.subjects(object, relation)];
+  }
+
+  objectsOf(subject: string, relation: string): string[] {
+    return [...this.relations.objects(subject, relation)];
+  }
+
+  tuplesOfObject(object: string): Tuple[] {
+    return this.relations.tuplesOfObject(object);
+  }
+
+  tuplesOfSubject(subject: string): Tuple[] {
+    return this.relations.tuplesOfSubject(subject);
+  }
+
+  /** Last committed revision, 0 for an empty store; cheap enough to poll. */
+  revision(): number {
+    return this.changes.revision();
+  }
+
+  /** Changes after `revision`; undefined when the log no longer reaches back that far (flush all). */
+  changesSince(revision: number): ChangeSet | undefined {
+    return this.changes.since(revision);
+  }
+
+  /** Entity and tuple counts (for the import summary and sizing). */
+  stats(): { entities: number; tuples: number; revision: number } {
+    return { entities: this.entities.count(), tuples: this.relations.count(), revision: this.revision() };
+  }
+
+  /**
+   * Applies `records` in one transaction with a new revision: all of them or, on any error, none.
+   * Invalid records are refused before anything is written (RecordError, `line` = 1-based position).
+   */
+  async write(records: readonly DataRecord[]): Promise<WriteResult> {
+    if (this.closed) throw new Error('attribute store is closed');
+    if (this.readOnly) throw new ReadOnlyStoreError(this.dir);
+    for (let i = 0; i < records.length; i++) {
+      const bad = checkRecord(records[i]);
+      if (bad) throw new RecordError(i + 1, bad);
+    }
+    if (records.length === 0) return { revision: this.revision(), applied: 0 };
+
+    const entityIds = new Set<string>();
+    const tupleKeys = new Map<string, Tuple>();
+    for (const r of records) {
+      if (r.kind === 'entity') entityIds.add(r.id);
+      else tupleKeys.set(`${r.object}\0${r.relation}\0${r.subject}`, { object: r.object, relation: r.relation, subject: r.subject });
+    }
+    const change: ChangeSet = { fromRevision: 0, toRevision: 0, entityIds: [...entityIds], tuples: [...tupleKeys.values()] };
+
+    let revision: number;
+    try {
+      // transactionSync, not transaction: lmdb-js only rolls back a throwing callback in a
+      // synchronous transaction, and atomicity per write is the contract.
+      revision = this.env.transactionSync(() => {
+        // Read inside the write lock: another process may have committed since our snapshot.
+        const next = this.changes.revision() + 1;
+        for (const r of records) {
+          if (r.kind === 'entity') {
+            if (r.op === 'put') this.entities.put(r.id, r.attributes);
+            else this.entities.remove(r.id);
+          } else if (r.op === 'put') {
+            this.relations.put(r.object, r.relation, r.subject);
+          } else {
+            this.relations.remove(r.object, r.relation, r.subject);
+          }
+        }
+        this.changes.record(next, change.entityIds, change.tuples);
+        return next;
+      });
+    } catch (err) {
+      if (isStoreFull(err)) throw new StoreFullError(this.dir, err);
+      throw err;
+    }
+    change.fromRevision = revision - 1;
+    change.toRevision = revision;
+    for (const listener of this.listeners) listener(change);
+    return { revision, applied: records.length };
+  }
+
+  /** Called after each write made through this instance commits; returns an unsubscribe function. */
+  onCommit(listener: CommitListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /**
+   * A consistent copy of the store at `path` (a file), compacted: free pages are dropped, so it
+   * is also how to shrink a store. Safe while readers and a writer are running.
+   */
+  async backup(path: string): Promise<void> {
+    await this.env.backup(path, true);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    await this.env.close();
+  }
+}

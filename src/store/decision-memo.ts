@@ -1,0 +1,83 @@
+/**
+ * Per-decision memo: one decision may ask for the same entity or relation several times
+ * (several candidate rules, `related()` in more than one condition). Cheap to create — three
+ * lazily made Maps — and dropped with the decision, so it never serves stale data to the next one.
+ */
+import { relatedThroughGroups, DEFAULT_MAX_DEPTH } from '../relations/traverse.js';
+import type { Attributes } from './records.js';
+
+/** What the memo reads from; AttributeStore implements it. */
+export interface MemoSource {
+  readonly maxDepth?: number;
+  getAttributes(id: string): Attributes | undefined;
+  hasTuple(object: string, relation: string, subject: string): boolean;
+  /** Subjects of tuples (object, relation, ·). */
+  subjectsOf(object: string, relation: string): Iterable<string>;
+}
+
+export interface DecisionSource {
+  getAttributes(id: string): Attributes | undefined;
+  related(object: string, relation: string, subject: string): boolean;
+  hasTuple(object: string, relation: string, subject: string): boolean;
+}
+
+const NONE = Symbol('none');
+
+class DecisionMemo implements DecisionSource {
+  private attributes?: Map<string, Attributes | typeof NONE>;
+  private answers?: Map<string, boolean>;
+  private subjects?: Map<string, string[]>;
+  private readonly maxDepth: number;
+  private readonly lookup = (object: string, relation: string): Iterable<string> => {
+    const key = object + '\0' + relation;
+    const map = (this.subjects ??= new Map());
+    let list = map.get(key);
+    if (list === undefined) {
+      list = [...this.source.subjectsOf(object, relation)];
+      map.set(key, list);
+    }
+    return list;
+  };
+
+  constructor(private readonly source: MemoSource) {
+    this.maxDepth = source.maxDepth ?? DEFAULT_MAX_DEPTH;
+  }
+
+  getAttributes(id: string): Attributes | undefined {
+    const map = (this.attributes ??= new Map());
+    let value = map.get(id);
+    if (value === undefined) {
+      value = this.source.getAttributes(id) ?? NONE;
+      map.set(id, value);
+    }
+    return value === NONE ? undefined : value;
+  }
+
+  related(object: string, relation: string, subject: string): boolean {
+    const key = 'r\0' + object + '\0' + relation + '\0' + subject;
+    const map = (this.answers ??= new Map());
+    let answer = map.get(key);
+    if (answer === undefined) {
+      // Subject lists are memoized too, so several related() calls share group expansions.
+      answer = relatedThroughGroups(this.lookup, object, relation, subject, this.maxDepth);
+      map.set(key, answer);
+    }
+    return answer;
+  }
+
+  hasTuple(object: string, relation: string, subject: string): boolean {
+    const key = 't\0' + object + '\0' + relation + '\0' + subject;
+    const map = (this.answers ??= new Map());
+    let answer = map.get(key);
+    if (answer === undefined) {
+      answer = this.source.hasTuple(object, relation, subject);
+      map.set(key, answer);
+    }
+    return answer;
+  }
+}
+
+/** A memoizing view of `source` for the duration of one decision. */
+export function createDecisionMemo(source: MemoSource): DecisionSource {
+  return new DecisionMemo(source);
+}

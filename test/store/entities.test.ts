@@ -1,0 +1,102 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { AttributeStore, RecordError, ReadOnlyStoreError, type DataRecord } from '../../src/store/index.js';
+import { tempStore } from './helpers.js';
+
+const ALICE = 'spiffe://personnel.acme.test/eid/1001';
+const PAYMENT = 'uon://payments/payment/p-100';
+
+describe('entities', () => {
+  let store: AttributeStore;
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  beforeEach(() => {
+    ({ store, dir, cleanup } = tempStore());
+  });
+  afterEach(async () => cleanup());
+
+  it('creates, reads, replaces and deletes an entity', async () => {
+    expect(store.getAttributes(ALICE)).toBeUndefined();
+    await store.write([{ kind: 'entity', op: 'put', id: ALICE, attributes: { region: 'emea', groups: ['payment-support'], n: 1.5 } }]);
+    expect(store.getAttributes(ALICE)).toEqual({ region: 'emea', groups: ['payment-support'], n: 1.5 });
+
+    // A put replaces the whole attribute set, it does not merge.
+    await store.write([{ kind: 'entity', op: 'put', id: ALICE, attributes: { country: 'GB' } }]);
+    expect(store.getAttributes(ALICE)).toEqual({ country: 'GB' });
+
+    await store.write([{ kind: 'entity', op: 'delete', id: ALICE }]);
+    expect(store.getAttributes(ALICE)).toBeUndefined();
+  });
+
+  it('keeps values of every JSON type, nested', async () => {
+    const attributes = { s: 'x', i: 42, f: 0.25, b: false, nil: null, list: [1, 'two', { three: 3 }], obj: { deep: { er: [true] } }, empty: {} };
+    await store.write([{ kind: 'entity', op: 'put', id: PAYMENT, attributes }]);
+    expect(store.getAttributes(PAYMENT)).toEqual(attributes);
+  });
+
+  it('accepts ids of every documented form and unicode', async () => {
+    const ids = [ALICE, PAYMENT, 'team:payments', 'uon://ünïcödé/Ω/☃'];
+    await store.write(ids.map((id, i) => ({ kind: 'entity', op: 'put', id, attributes: { i } })));
+    ids.forEach((id, i) => expect(store.getAttributes(id)).toEqual({ i }));
+  });
+
+  it('deleting an unknown entity is a harmless no-op that still commits a revision', async () => {
+    const { revision, applied } = await store.write([{ kind: 'entity', op: 'delete', id: 'team:nobody' }]);
+    expect(revision).toBe(1);
+    expect(applied).toBe(1);
+    expect(store.getAttributes('team:nobody')).toBeUndefined();
+  });
+
+  it('persists across close and reopen', async () => {
+    await store.write([{ kind: 'entity', op: 'put', id: ALICE, attributes: { region: 'emea' } }]);
+    await store.close();
+    const again = AttributeStore.open(join(dir, 'data'));
+    try {
+      expect(again.getAttributes(ALICE)).toEqual({ region: 'emea' });
+      expect(again.revision()).toBe(1);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ['empty id', { kind: 'entity', op: 'put', id: '', attributes: {} }, /"id" must not be empty/],
+    ['non-string id', { kind: 'entity', op: 'put', id: 7, attributes: {} }, /"id" must be a string/],
+    ['id over 1024 bytes', { kind: 'entity', op: 'put', id: 'x'.repeat(1025), attributes: {} }, /longer than 1024 bytes/],
+    ['multi-byte id over 1024 bytes', { kind: 'entity', op: 'put', id: 'é'.repeat(513), attributes: {} }, /longer than 1024 bytes/],
+    ['NUL in id', { kind: 'entity', op: 'put', id: 'a\u0000b', attributes: {} }, /control characters/],
+    ['array attributes', { kind: 'entity', op: 'put', id: 'a', attributes: [] }, /"attributes" must be an object/],
+    ['missing attributes', { kind: 'entity', op: 'put', id: 'a' }, /"attributes" must be an object/],
+    ['unknown op', { kind: 'entity', op: 'upsert', id: 'a', attributes: {} }, /unknown op "upsert"/],
+    ['unknown kind', { kind: 'thing', op: 'put', id: 'a' }, /unknown kind "thing"/],
+  ])('rejects a write with %s and stores nothing of it', async (_name, bad, message) => {
+    const good: DataRecord = { kind: 'entity', op: 'put', id: ALICE, attributes: { region: 'emea' } };
+    const attempt = store.write([good, bad as DataRecord]);
+    await expect(attempt).rejects.toThrow(RecordError);
+    await expect(store.write([good, bad as DataRecord])).rejects.toThrow(message);
+    await attempt.catch((err: RecordError) => expect(err.line).toBe(2));
+    expect(store.getAttributes(ALICE)).toBeUndefined();
+    expect(store.revision()).toBe(0);
+  });
+
+  it('accepts an id of exactly 1024 bytes', async () => {
+    const id = 'x'.repeat(1024);
+    await store.write([{ kind: 'entity', op: 'put', id, attributes: { ok: true } }]);
+    expect(store.getAttributes(id)).toEqual({ ok: true });
+  });
+
+  it('a read-only instance reads what a writer committed and refuses writes', async () => {
+    await store.write([{ kind: 'entity', op: 'put', id: ALICE, attributes: { region: 'emea' } }]);
+    const reader = AttributeStore.open(join(dir, 'data'), { readOnly: true });
+    try {
+      expect(reader.getAttributes(ALICE)).toEqual({ region: 'emea' });
+      await expect(reader.write([{ kind: 'entity', op: 'delete', id: ALICE }])).rejects.toThrow(ReadOnlyStoreError);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('refuses to open a missing directory read-only', () => {
+    expect(() => AttributeStore.open(join(dir, 'nope'), { readOnly: true })).toThrow(/no attribute store/);
+  });
+});
