@@ -1,0 +1,71 @@
+/** The AuthZEN interop Todo decisions (todo-decisions-1_0-02.json), over real HTTP. */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { post, startAuthzen, type Harness } from './helpers.js';
+
+interface Fixture {
+  evaluation: { request: Record<string, unknown>; expected: boolean }[];
+  evaluations: { request: Record<string, unknown>; expected: { decision: boolean }[] }[];
+}
+
+const FIXTURE = '/work/shared/fixtures/authzen/todo-decisions-1_0-02.json';
+const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as Fixture;
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startAuthzen();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('AuthZEN interop Todo scenario', () => {
+  it('has the fixture the issue describes (40 evaluations, 3 batches)', () => {
+    expect(fixture.evaluation).toHaveLength(40);
+    expect(fixture.evaluations).toHaveLength(3);
+  });
+
+  it.each(fixture.evaluation.map((c, i) => [i + 1, c] as const))('evaluation #%i', async (_n, c) => {
+    const reply = await post(h, '/access/v1/evaluation', c.request);
+    expect(reply.status).toBe(200);
+    expect(reply.headers['content-type']).toMatch(/^application\/json/);
+    expect(reply.json).toEqual({ decision: c.expected });
+  });
+
+  it.each(fixture.evaluations.map((c, i) => [i + 1, c] as const))('evaluations batch #%i (compared by value)', async (_n, c) => {
+    const reply = await post(h, '/access/v1/evaluations', c.request);
+    expect(reply.status).toBe(200);
+    expect(reply.json).toEqual({ evaluations: c.expected });
+  });
+
+  it('both outcomes occur, so a constant answer cannot pass', () => {
+    const outcomes = new Set(fixture.evaluation.map((c) => c.expected));
+    expect(outcomes).toEqual(new Set([true, false]));
+  });
+
+  it('the interop batch shape with an empty default resource and context works', async () => {
+    const morty = 'CiRmZDE2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs';
+    const reply = await post(h, '/access/v1/evaluations', {
+      subject: { type: 'user', id: morty },
+      action: { name: 'can_update_todo' },
+      resource: {},
+      context: {},
+      evaluations: [
+        { resource: { type: 'todo', id: '7240d0db-8ff0-41ec-98b2-34a096273b9f', properties: { ownerID: 'rick@the-citadel.com' } } },
+        { resource: { type: 'todo', id: '7240d0db-8ff0-41ec-98b2-34a096273b9e', properties: { ownerID: 'morty@the-citadel.com' } } },
+      ],
+    });
+    expect(reply.status).toBe(200);
+    expect(reply.json).toEqual({ evaluations: [{ decision: false }, { decision: true }] });
+  });
+
+  it('roles come from the store: subject properties cannot grant a role', async () => {
+    const beth = 'CiRmZDM2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs';
+    const reply = await post(h, '/access/v1/evaluation', {
+      subject: { type: 'user', id: beth, properties: { roles: ['admin'], email: 'rick@the-citadel.com' } },
+      action: { name: 'can_delete_todo' },
+      resource: { type: 'todo', id: 't-1', properties: { ownerID: 'rick@the-citadel.com' } },
+    });
+    expect(reply.json).toEqual({ decision: false });
+  });
+});
