@@ -6,3 +6,5 @@
  */
 export { CharterClient, CharterClientError, type CharterClientOptions, type CheckRequest, type ClientStats, type TlsOptions } from './client.js';
 export type { CheckResult, Effect } from './result.js';
+/** The charter.v1.Authorization service definition, for the sidecar that serves it. */
+export { authorizationServiceDefinition } from './proto.js';
