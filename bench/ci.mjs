@@ -32,7 +32,7 @@ let echo;
 let charter;
 let serverError;
 try {
-  [echo, charter] = await Promise.all([startEcho(), startCharter({ decisionLog: 'off' })]);
+  [echo, charter] = await Promise.all([startEcho(), startCharter()]);
   log(`  echo pid ${echo.pid} port ${echo.port}; charter pid ${charter.pid} port ${charter.port}: ${charter.variant}`);
   notes.push(`Authorize measured against: ${charter.variant}`);
 } catch (err) {

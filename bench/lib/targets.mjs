@@ -37,14 +37,16 @@ export function startEcho() {
 
 /**
  * Charter as users run it: `charter serve` (bundled policies, demo LMDB store seeded from
- * policies/payments/data.ndjson). decisionLog: 'off' or a file path.
+ * policies/payments/data.ndjson), with its defaults: metrics on, every decision logged. The
+ * decision log goes to /dev/null so its full cost (sampling, serialising) is paid without
+ * filling a disk. decisionLog: a path, or 'off'.
  * Falls back to startServer over an in-memory store when the LMDB store is not built.
  */
-export async function startCharter({ decisionLog = 'off' } = {}) {
+export async function startCharter({ decisionLog = '/dev/null' } = {}) {
   if (storeBuilt() && serveBuilt()) {
-    const args = [join(ROOT, 'bin', 'charter.js'), 'serve', '--policies', join(ROOT, 'policies'), '--grpc-port', '0', '--http-port', '-1', '--host', '127.0.0.1', '--decision-log', decisionLog, '--no-watch', '--log-level', 'info'];
+    const args = [join(ROOT, 'bin', 'charter.js'), 'serve', '--policies', join(ROOT, 'policies'), '--grpc-port', '0', '--http-port=-1', '--host', '127.0.0.1', '--decision-log', decisionLog, '--no-watch', '--log-level', 'info'];
     const child = await startChild('charter', process.execPath, args, { readyPort: jsonGrpcPort });
-    child.variant = `charter serve (LMDB store, decision log ${decisionLog === 'off' ? 'off' : 'to a file'})`;
+    child.variant = `charter serve (LMDB demo store, metrics on, decision log ${decisionLog === 'off' ? 'off' : `to ${decisionLog}`})`;
     return child;
   }
   const child = await startChild('charter-memory', process.execPath, [join(ROOT, 'bench', 'lib', 'charter-memory-server.mjs')], { readyPort: jsonGrpcPort });
