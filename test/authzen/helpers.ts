@@ -32,7 +32,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startAuthzen(options: Partial<Pick<AuthzenOptions, 'apiKey' | 'maxBodyBytes' | 'searchPageSize' | 'maxEvaluations' | 'baseUrl'>> = {}): Promise<Harness> {
+export type HarnessOptions = Partial<Pick<AuthzenOptions, 'apiKey' | 'maxBodyBytes' | 'searchPageSize' | 'maxEvaluations' | 'baseUrl'>> & {
+  /** Receives decision log entries (parsed JSON lines). */
+  decisionLog?: Record<string, unknown>[];
+};
+
+export async function startAuthzen(harnessOptions: HarnessOptions = {}): Promise<Harness> {
+  const { decisionLog, ...options } = harnessOptions;
   const dir = mkdtempSync(join(tmpdir(), 'charter-authzen-test-'));
   const store = AttributeStore.open(dir);
   await importNdjson(store, dataFiles());
@@ -43,6 +49,10 @@ export async function startAuthzen(options: Partial<Pick<AuthzenOptions, 'apiKey
     policiesDir: POLICIES,
     store: store as unknown as ServerStore,
     logger: pino({ level: 'silent' }),
+    decisionLogger:
+      decisionLog === undefined
+        ? undefined
+        : pino({ level: 'info' }, { write: (line: string) => void decisionLog.push(JSON.parse(line) as Record<string, unknown>) }),
     watchPolicies: false,
     defaultMetrics: false,
     configureHttp: (router, s) => registerAuthzen(router, { ...s, store, ...options }),
