@@ -196,7 +196,8 @@ describe('AuthZEN with an API key', () => {
   });
 
   it('401 without the key, with a wrong key and with a malformed header; the request id is echoed', async () => {
-    for (const headers of [{}, { authorization: `Bearer ${KEY}x` }, { authorization: KEY }, { authorization: `Basic ${KEY}` }, { authorization: 'Bearer ' }]) {
+    const variants: Record<string, string>[] = [{}, { authorization: `Bearer ${KEY}x` }, { authorization: KEY }, { authorization: `Basic ${KEY}` }, { authorization: 'Bearer ' }];
+    for (const headers of variants) {
       const reply = await post(h, EVAL, readRecord1, { ...headers, 'x-request-id': 'auth-1' });
       expect(reply.status).toBe(401);
       expect(reply.json.error.status).toBe(401);
