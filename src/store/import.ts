@@ -3,7 +3,7 @@
  * one transaction. A bad line aborts the import before its batch is written, so the store holds
  * exactly the batches committed before it (each a revision of its own).
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { RecordError, parseRecord, type DataRecord } from './records.js';
@@ -95,6 +95,19 @@ export async function importNdjson(
     report();
   };
 
+  // Every file is checked before the first batch, so a typo in the last name does not leave a
+  // half-done import behind.
+  for (const name of sources) {
+    if (name === '-') continue;
+    let st;
+    try {
+      st = statSync(name);
+    } catch (err) {
+      throw new Error(`${name}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+    if (st.isDirectory()) throw new Error(`${name}: is a directory`);
+  }
+
   for (const name of sources) {
     source = name;
     bytes = 0;
@@ -119,11 +132,6 @@ export async function importNdjson(
         summary.lines++;
         if (batch.length >= batchSize) await flush();
       }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'EISDIR') {
-        throw new Error(`${name}: ${(err as Error).message}`);
-      }
-      throw err;
     } finally {
       lines.close();
       if (name !== '-') input.destroy();

@@ -1,57 +1,60 @@
 /**
  * Relationship tuples, indexed both ways in two dupSort databases:
- *   forward  `object\0relation`  → subjects   (related(), "who can")
- *   reverse  `subject\0relation` → objects    ("what can")
+ *   forward  [object, relation]  → subjects   (related(), "who can")
+ *   reverse  [subject, relation] → objects    ("what can")
  * One key per (node, relation) with sorted duplicates keeps a lookup to a single cursor seek, and
- * the composite key lets a prefix range list every tuple of one node. Ids never contain NUL
- * (records.ts refuses control characters), so the split is unambiguous.
+ * the two-part key lets one range list every tuple of a node.
+ *
+ * Keys are lmdb multipart (array) keys, not `node + "\0" + relation` strings: ordered-binary
+ * escapes NUL only in strings shorter than 64 chars, so a string key would encode (and sort)
+ * differently depending on its length. Arrays are encoded part by part with a 0 byte between.
  */
-import type { Database, RootDatabase } from 'lmdb';
+import type { Database, Key, RootDatabase } from 'lmdb';
 import type { Tuple } from './records.js';
 
-const SEP = '\u0000';
-// The first key after every `node\0...` key: same prefix with the separator bumped by one.
-const AFTER_SEP = '\u0001';
+type IndexKey = [string, string];
+// Sorts after any UTF-8 relation name: 0xff never occurs in UTF-8.
+const AFTER_ALL = new Uint8Array([0xff]);
 
-function indexKey(node: string, relation: string): string {
-  return node + SEP + relation;
+function rangeOf(node: string): { start: Key; end: Key } {
+  return { start: [node], end: [node, AFTER_ALL as unknown as string] };
 }
 
 export class RelationIndex {
-  private readonly forward: Database<string, string>;
-  private readonly reverse: Database<string, string>;
+  private readonly forward: Database<string, IndexKey>;
+  private readonly reverse: Database<string, IndexKey>;
 
   constructor(env: RootDatabase) {
     const options = { dupSort: true, encoding: 'ordered-binary' as const };
-    this.forward = env.openDB<string, string>({ name: 'tuples-by-object', ...options });
-    this.reverse = env.openDB<string, string>({ name: 'tuples-by-subject', ...options });
+    this.forward = env.openDB<string, IndexKey>({ name: 'tuples-by-object', ...options });
+    this.reverse = env.openDB<string, IndexKey>({ name: 'tuples-by-subject', ...options });
   }
 
   has(object: string, relation: string, subject: string): boolean {
-    return this.forward.doesExist(indexKey(object, relation), subject);
+    return this.forward.doesExist([object, relation], subject);
   }
 
   /** Lazy: traversal stops reading as soon as it finds the subject. */
   subjects(object: string, relation: string): Iterable<string> {
-    return this.forward.getValues(indexKey(object, relation));
+    return this.forward.getValues([object, relation]);
   }
 
   objects(subject: string, relation: string): Iterable<string> {
-    return this.reverse.getValues(indexKey(subject, relation));
+    return this.reverse.getValues([subject, relation]);
   }
 
   tuplesOfObject(object: string): Tuple[] {
     const tuples: Tuple[] = [];
-    for (const { key, value } of this.forward.getRange({ start: object + SEP, end: object + AFTER_SEP })) {
-      tuples.push({ object, relation: key.slice(object.length + 1), subject: value });
+    for (const { key, value } of this.forward.getRange(rangeOf(object))) {
+      tuples.push({ object, relation: key[1], subject: value });
     }
     return tuples;
   }
 
   tuplesOfSubject(subject: string): Tuple[] {
     const tuples: Tuple[] = [];
-    for (const { key, value } of this.reverse.getRange({ start: subject + SEP, end: subject + AFTER_SEP })) {
-      tuples.push({ object: value, relation: key.slice(subject.length + 1), subject });
+    for (const { key, value } of this.reverse.getRange(rangeOf(subject))) {
+      tuples.push({ object: value, relation: key[1], subject });
     }
     return tuples;
   }
@@ -59,15 +62,15 @@ export class RelationIndex {
   /** Only inside a write transaction. Returns whether the tuple was new. */
   put(object: string, relation: string, subject: string): boolean {
     // lmdb's typings say void, but putSync reports whether it wrote (false for an existing dup).
-    const added = this.forward.putSync(indexKey(object, relation), subject, { noDupData: true }) as unknown as boolean;
-    if (added) this.reverse.putSync(indexKey(subject, relation), object);
+    const added = this.forward.putSync([object, relation], subject, { noDupData: true }) as unknown as boolean;
+    if (added) this.reverse.putSync([subject, relation], object);
     return added;
   }
 
   /** Only inside a write transaction. Returns whether the tuple existed. */
   remove(object: string, relation: string, subject: string): boolean {
-    const removed = this.forward.removeSync(indexKey(object, relation), subject);
-    if (removed) this.reverse.removeSync(indexKey(subject, relation), object);
+    const removed = this.forward.removeSync([object, relation], subject);
+    if (removed) this.reverse.removeSync([subject, relation], object);
     return removed;
   }
 
