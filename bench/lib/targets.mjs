@@ -60,3 +60,23 @@ export async function authorizationClient(port) {
   await waitForReady(client);
   return { client, authorize: unary(client, 'Authorize'), batch: unary(client, 'BatchAuthorize'), close: () => client.close() };
 }
+
+export function sidecarBuilt() {
+  return existsSync(join(ROOT, 'dist', 'sidecar', 'index.js')) && existsSync(join(ROOT, 'dist', 'cli', 'commands', 'sidecar.js'));
+}
+
+/** `charter sidecar` in front of the Charter server on `upstreamPort` (its own process). */
+export function startSidecar(upstreamPort) {
+  const args = [join(ROOT, 'bin', 'charter.js'), 'sidecar', '--upstream', `127.0.0.1:${upstreamPort}`, '--listen', '127.0.0.1:0', '--http-port=-1', '--log-level', 'info'];
+  return startChild('sidecar', process.execPath, args, {
+    readyPort: (line) => {
+      if (!line.startsWith('{')) return 0;
+      try {
+        const m = /:(\d+)$/.exec(JSON.parse(line).address ?? '');
+        return m ? Number(m[1]) : 0;
+      } catch {
+        return 0;
+      }
+    },
+  });
+}
