@@ -8,6 +8,7 @@
  * `charter import` running beside `charter serve`).
  */
 import { mkdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { relatedThroughGroups, DEFAULT_MAX_DEPTH } from '../relations/traverse.js';
 import { ChangeLog, DEFAULT_CHANGE_LOG_MAX_ITEMS, DEFAULT_CHANGE_LOG_SIZE, type ChangeSet } from './changelog.js';
@@ -182,11 +183,15 @@ export class AttributeStore {
   }
 
   /**
-   * A consistent copy of the store at `path` (a file), compacted: free pages are dropped, so it
-   * is also how to shrink a store. Safe while readers and a writer are running.
+   * A consistent, compacted copy of the store into the directory `dir` (created if needed; it
+   * must not already hold a store), which `AttributeStore.open(dir)` opens. Compaction drops free
+   * pages, so backup-and-swap is also how to shrink a store. Runs from a read snapshot: readers and
+   * writers carry on meanwhile, and the copy holds exactly the revision current when it started.
    */
-  async backup(path: string): Promise<void> {
-    await this.env.backup(path, true);
+  async backup(dir: string): Promise<void> {
+    mkdirSync(dir, { recursive: true });
+    if (existsSync(join(dir, 'data.mdb'))) throw new Error(`${dir} already holds a store`);
+    await this.env.backup(dir, true);
   }
 
   async close(): Promise<void> {
