@@ -1,0 +1,204 @@
+/**
+ * bench:store — the LMDB attribute store on this machine:
+ *   import      lines/s of importNdjson over N entities (+ tuples), and the 200k-entity CLI import
+ *   size        data.mdb on disk for N entities, and after a compacting backup
+ *   get         random getAttributes() over N entities, median ns/op
+ *   lru         hot-set reads: plain LMDB get vs an lru-cache in front (keyed by id and revision)
+ *   related     related() through 3 member hops (hit), and a miss that walks the whole tree
+ *
+ *   npm run bench:store                   N = 1,000,000
+ *   node bench/store.bench.mjs --entities 200000 --quick
+ *
+ * Medians of timed batches (process.hrtime), never single calls: one get is ~1 µs, which is too
+ * close to the timer's own cost. Runs on the built dist/ (npm run build).
+ */
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir, cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LRUCache } from 'lru-cache';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const { AttributeStore, importNdjson } = await import(join(ROOT, 'dist/store/index.js'));
+
+const { values } = parseArgs({
+  options: {
+    entities: { type: 'string', default: '1000000' },
+    quick: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const N = Number(values.entities);
+const ROUNDS = values.quick ? 7 : 21;
+const BATCH = 2000;
+const log = (msg) => process.stdout.write(`${msg}\n`);
+const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+log(`bench:store on ${cpus()[0]?.model?.trim()}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`);
+const work = mkdtempSync(join(tmpdir(), 'charter-bench-store-'));
+const cleanup = () => (values.keep ? log(`kept ${work}`) : rmSync(work, { recursive: true, force: true }));
+process.on('exit', cleanup);
+
+const REGIONS = ['emea', 'amer', 'apac'];
+const GROUPS = ['payment-support', 'analytics', 'finance', 'engineering'];
+const TOPICS = 1000;
+const employee = (i) => `spiffe://personnel.acme.test/eid/${i}`;
+
+/**
+ * N employee entities shaped like the payments scenario (~170 bytes of JSON each), and per topic
+ * an owner team with two nested levels: topic owner team:tK ⊃ team:tK-a ⊃ team:tK-b ⊃ employee.
+ */
+async function writeData(path, n) {
+  const out = createWriteStream(path);
+  let lines = 0;
+  const put = async (obj) => {
+    lines++;
+    if (!out.write(JSON.stringify(obj) + '\n')) await once(out, 'drain');
+  };
+  for (let i = 0; i < n; i++) {
+    await put({
+      kind: 'entity',
+      id: employee(i),
+      attributes: {
+        name: `Employee ${i}`,
+        employee_id: String(i),
+        region: REGIONS[i % 3],
+        country: 'GB',
+        timezone: 'Europe/London',
+        groups: [GROUPS[i % 4], GROUPS[(i + 1) % 4]],
+      },
+    });
+  }
+  for (let t = 0; t < TOPICS; t++) {
+    const topic = `uon://kafka/topic/t${t}`;
+    await put({ kind: 'relation', object: topic, relation: 'owner', subject: `team:t${t}` });
+    await put({ kind: 'relation', object: `team:t${t}`, relation: 'member', subject: `team:t${t}-a` });
+    await put({ kind: 'relation', object: `team:t${t}-a`, relation: 'member', subject: `team:t${t}-b` });
+  }
+  // Every employee in the innermost team of one topic: 3 member hops from topic owner.
+  for (let i = 0; i < n; i++) await put({ kind: 'relation', object: `team:t${i % TOPICS}-b`, relation: 'member', subject: employee(i) });
+  out.end();
+  await once(out, 'finish');
+  return lines;
+}
+
+let sink = 0;
+/** Median ns/op over ROUNDS batches of `batch` calls of fn(i). */
+function measure(fn, batch = BATCH) {
+  for (let i = 0; i < batch * 3; i++) sink ^= fn(i) ? 1 : 0; // warm-up
+  const rounds = [];
+  let offset = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < batch; i++) sink ^= fn(offset + i) ? 1 : 0;
+    rounds.push(Number(process.hrtime.bigint() - t0) / batch);
+    offset += batch;
+  }
+  rounds.sort((a, b) => a - b);
+  return { median: rounds[rounds.length >> 1], min: rounds[0], max: rounds[rounds.length - 1] };
+}
+const fmt = (m) => `median ${(m.median / 1000).toFixed(2)} µs/op (min ${(m.min / 1000).toFixed(2)}, max ${(m.max / 1000).toFixed(2)})`;
+
+// xorshift: reproducible random ids without Math.random's cost inside the timed loop.
+function randomIndexes(count, max, seed = 42) {
+  const out = new Uint32Array(count);
+  let x = seed;
+  for (let i = 0; i < count; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = (x >>> 0) % max;
+  }
+  return out;
+}
+
+// ---- import ----
+const dataFile = join(work, 'data.ndjson');
+const lines = await writeData(dataFile, N);
+log(`data: ${N} entities + ${lines - N} tuples = ${lines} lines, ${mib(statSync(dataFile).size)} NDJSON`);
+const storeDir = join(work, 'store');
+const store = AttributeStore.open(storeDir);
+const summary = await importNdjson(store, [dataFile]);
+log(`import (importNdjson, batches of 10k): ${summary.lines} lines in ${summary.seconds.toFixed(2)} s = ${Math.round(summary.linesPerSecond)} lines/s`);
+
+// ---- size ----
+const mdb = statSync(join(storeDir, 'data.mdb'));
+const compactDir = join(work, 'compact');
+await store.backup(compactDir);
+const compact = statSync(join(compactDir, 'data.mdb'));
+log(`size: data.mdb ${mib(mdb.size)} (allocated ${mib(mdb.blocks * 512)}); compacted backup ${mib(compact.size)}; ${Math.round(compact.size / lines)} bytes/line`);
+rmSync(compactDir, { recursive: true, force: true });
+
+// ---- random get ----
+const ids = Array.from(randomIndexes(BATCH * (ROUNDS + 3), N), employee);
+const get = measure((i) => store.getAttributes(ids[i]));
+log(`getAttributes, random over ${N}: ${fmt(get)}`);
+const getMiss = measure((i) => store.getAttributes(ids[i] + 'x'));
+log(`getAttributes, unknown id: ${fmt(getMiss)}`);
+
+// ---- LRU in front of the hot set ----
+// The cache must be keyed by revision too, or a commit from another process would be missed:
+// so every hit still pays one revision() read.
+const HOT = 1000;
+const hotIds = Array.from(randomIndexes(BATCH * (ROUNDS + 3), HOT, 7), (k) => employee(k * 97));
+const lru = new LRUCache({ max: 10_000 });
+let cachedRevision = -1;
+const viaLru = (id) => {
+  const revision = store.revision();
+  if (revision !== cachedRevision) {
+    lru.clear();
+    cachedRevision = revision;
+  }
+  let v = lru.get(id);
+  if (v === undefined) {
+    v = store.getAttributes(id);
+    if (v !== undefined) lru.set(id, v);
+  }
+  return v;
+};
+const hotPlain = measure((i) => store.getAttributes(hotIds[i]));
+const hotLru = measure((i) => viaLru(hotIds[i]));
+const lruNoCheck = measure((i) => lru.get(hotIds[i]));
+const revisionOnly = measure(() => store.revision());
+log(`hot set of ${HOT}: plain get ${fmt(hotPlain)}`);
+log(`hot set of ${HOT}: lru + revision check ${fmt(hotLru)}`);
+log(`  (lru.get alone ${fmt(lruNoCheck)}; revision() alone ${fmt(revisionOnly)})`);
+
+// ---- related ----
+const users = Array.from(randomIndexes(BATCH * (ROUNDS + 3), N, 99));
+const relHit = measure((i) => {
+  const u = users[i];
+  return store.related(`uon://kafka/topic/t${u % TOPICS}`, 'owner', employee(u));
+});
+const relMiss = measure((i) => {
+  const u = users[i];
+  return store.related(`uon://kafka/topic/t${(u + 1) % TOPICS}`, 'owner', employee(u));
+}, 200);
+const direct = measure((i) => {
+  const u = users[i];
+  return store.hasTuple(`team:t${u % TOPICS}-b`, 'member', employee(u));
+});
+log(`related(), 3 member hops, hit: ${fmt(relHit)}`);
+log(`related(), miss (walks all ${Math.round(N / TOPICS)} members of the other topic's tree): ${fmt(relMiss)}`);
+log(`hasTuple(), direct: ${fmt(direct)}`);
+await store.close();
+rmSync(storeDir, { recursive: true, force: true });
+
+// ---- 200k entities through the CLI ----
+const cli = join(ROOT, 'bin/charter.js');
+if (existsSync(join(ROOT, 'dist/cli/main.js'))) {
+  const file200 = join(work, 'data200k.ndjson');
+  const out = createWriteStream(file200);
+  for (let i = 0; i < 200_000; i++) {
+    const ok = out.write(`{"kind":"entity","id":"${employee(i)}","attributes":{"name":"Employee ${i}","region":"${REGIONS[i % 3]}","groups":["${GROUPS[i % 4]}"]}}\n`);
+    if (!ok) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  const t0 = performance.now();
+  const text = execFileSync(process.execPath, [cli, 'import', '--data', join(work, 'store200k'), file200], { encoding: 'utf8' });
+  log(`charter import, 200k entities (whole process): ${((performance.now() - t0) / 1000).toFixed(2)} s — ${text.trim()}`);
+}
+log(`(sink ${sink & 1})`);
