@@ -293,8 +293,19 @@ export function adminService(ctx: ServiceContext): UntypedServiceImplementation 
         callback(null, { attributeRevision: Number(result.revision), applied: result.applied });
       },
       (err: unknown) => {
+        const e = err as { name?: string; message?: string; line?: number; reason?: string };
+        if (e?.name === 'RecordError' && typeof e.line === 'number') {
+          // The store numbers records from 1.
+          callback({ code: status.INVALID_ARGUMENT, details: `records[${e.line - 1}]: ${e.reason ?? e.message}; nothing applied` });
+          return;
+        }
+        if (e?.name === 'StoreFullError') {
+          logger.error({ err }, 'admin write failed: store full');
+          callback({ code: status.RESOURCE_EXHAUSTED, details: `write failed, nothing applied: ${e.message}` });
+          return;
+        }
         logger.error({ err }, 'admin write failed');
-        callback({ code: status.INTERNAL, details: `write failed, nothing applied: ${(err as Error)?.message ?? String(err)}` });
+        callback({ code: status.INTERNAL, details: `write failed, nothing applied: ${e?.message ?? String(err)}` });
       },
     );
   };

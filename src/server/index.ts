@@ -10,6 +10,7 @@ export { structToObject, objectToStruct, valueToJs, jsToValue, type StructMessag
 export { PEER_SPIFFE_ID_KEY, toDecisionRequest, toResponse, type AuthorizeRequestMessage, type AuthorizeResponseMessage } from './grpc-services.js';
 export { AdminGuard, peerSpiffeId, spiffeIdOfCertificate, isLoopbackHost, type TlsFiles } from './security.js';
 export { parseServeArgs, serveUsage, type ServeConfig } from './config.js';
+export { runServe, createDemoStore, findDataFiles, BUNDLED_POLICIES_DIR } from './run.js';
 export { connect, unaryCall, checkTarget, connectionOptions, describeRpcError, CONNECTION_OPTIONS, CONNECTION_USAGE, type CharterClients, type ClientConnectionOptions } from './grpc-client.js';
 export { charterPackageDefinition, PROTO_DIR, LOADER_OPTIONS } from './proto.js';
 export type { ServerStore, WriteRecord } from './store-types.js';

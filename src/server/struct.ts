@@ -26,7 +26,10 @@ export function structToObject(struct: StructMessage | null | undefined): Record
   let out: Record<string, unknown> | undefined;
   for (const key in fields) {
     out ??= {};
-    out[key] = valueToJs(fields[key]);
+    const value = valueToJs(fields[key]);
+    // A key named "__proto__" must stay data: assigning it would replace the prototype.
+    if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    else out[key] = value;
   }
   return out;
 }

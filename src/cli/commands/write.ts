@@ -16,6 +16,7 @@ import {
   unaryCall,
 } from '../../server/grpc-client.js';
 import type { WriteRecord } from '../../server/store-types.js';
+import { RecordError, parseRecord } from '../../store/index.js';
 import { objectToStruct, type StructMessage } from '../../server/struct.js';
 
 const USAGE = `Usage: charter write --target HOST:PORT [options] FILE...
@@ -29,37 +30,6 @@ Options:
   --batch-size N             records per Write call (default 1000)
 ${CONNECTION_USAGE}
 `;
-
-/** Parses one NDJSON line into a record, or says what is wrong with it. */
-export function parseNdjsonLine(line: string): WriteRecord | string {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch (err) {
-    return `not valid JSON: ${(err as Error).message}`;
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'expected a JSON object';
-  const o = v as Record<string, unknown>;
-  const op = o.op === undefined ? 'put' : o.op;
-  if (op !== 'put' && op !== 'delete') return `"op" must be "put" or "delete", got ${JSON.stringify(o.op)}`;
-  const str = (k: string): string | undefined => (typeof o[k] === 'string' && (o[k] as string).length > 0 ? (o[k] as string) : undefined);
-  if (o.kind === 'entity') {
-    const id = str('id');
-    if (!id) return 'an entity needs a non-empty string "id"';
-    if (op === 'delete') return { kind: 'entity', op, id };
-    const attributes = o.attributes ?? {};
-    if (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes)) return '"attributes" must be an object';
-    return { kind: 'entity', op, id, attributes: attributes as Record<string, unknown> };
-  }
-  if (o.kind === 'relation') {
-    const object = str('object');
-    const relation = str('relation');
-    const subject = str('subject');
-    if (!object || !relation || !subject) return 'a relation needs non-empty string "object", "relation" and "subject"';
-    return { kind: 'relation', op, object, relation, subject };
-  }
-  return `"kind" must be "entity" or "relation", got ${JSON.stringify(o.kind)}`;
-}
 
 interface RecordMessage {
   kind: string;
@@ -87,9 +57,13 @@ async function readRecords(file: string, errors: string[]): Promise<{ messages: 
   for await (const line of lines) {
     n++;
     if (line.trim() === '') continue;
-    const r = parseNdjsonLine(line);
-    if (typeof r === 'string') {
-      if (errors.length < 50) errors.push(`${file}:${n}: ${r}`);
+    let r: WriteRecord;
+    try {
+      // The store's own parser: a bad line gets the same words as in `charter import`.
+      r = parseRecord(line, n);
+    } catch (err) {
+      const reason = err instanceof RecordError ? err.reason : (err as Error).message;
+      if (errors.length < 50) errors.push(`${file}:${n}: ${reason}`);
       continue;
     }
     messages.push(toRecordMessage(r));
