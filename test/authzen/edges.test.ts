@@ -5,8 +5,9 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadInitialPolicies } from '../../src/pdp/index.js';
 import { encodeType, toCharterId } from '../../src/server/authzen/index.js';
-import { post, send, startAuthzen, type Harness } from './helpers.js';
+import { POLICIES, post, send, startAuthzen, type Harness } from './helpers.js';
 
 const EVAL = '/access/v1/evaluation';
 const EVALS = '/access/v1/evaluations';
@@ -152,6 +153,34 @@ describe('AuthZEN over HTTP, default server', () => {
   it('a type with "/" cannot reach another type\'s entities', async () => {
     const reply = await post(h, EVAL, { subject: { type: 'user/alice', id: 'x' }, action: { name: 'read' }, resource: record1 });
     expect(reply.json).toEqual({ decision: false });
+  });
+
+  it('a repeated question is answered again after the store changes (the decision cache follows the attribute revision)', async () => {
+    const beth = 'user/CiRmZDM2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs';
+    const body = JSON.stringify({ subject: { type: 'user', id: beth.slice(5) }, action: { name: 'can_create_todo' }, resource: { type: 'todo', id: 'new' } });
+    const original = h.store.getAttributes(beth) as Record<string, unknown>;
+    for (let i = 0; i < 3; i++) expect((await post(h, EVAL, body)).json).toEqual({ decision: false });
+    await h.store.write([{ kind: 'entity', op: 'put', id: beth, attributes: { ...original, roles: ['editor'] } }]);
+    try {
+      expect((await post(h, EVAL, body)).json).toEqual({ decision: true });
+      expect((await post(h, EVAL, body)).json).toEqual({ decision: true });
+    } finally {
+      await h.store.write([{ kind: 'entity', op: 'put', id: beth, attributes: original }]);
+    }
+    expect((await post(h, EVAL, body)).json).toEqual({ decision: false });
+  });
+
+  it('a repeated question is answered again after a policy reload (the cache follows the policy revision)', async () => {
+    const body = JSON.stringify(readRecord1);
+    expect((await post(h, EVAL, body)).json).toEqual({ decision: true });
+    const paymentsOnly = (await loadInitialPolicies(`${POLICIES}payments`)).set;
+    const previous = h.server.decisionPoint.replacePolicies(paymentsOnly);
+    try {
+      expect((await post(h, EVAL, body)).json).toEqual({ decision: false });
+    } finally {
+      h.server.decisionPoint.replacePolicies(previous);
+    }
+    expect((await post(h, EVAL, body)).json).toEqual({ decision: true });
   });
 
   it('never answers 500 to arbitrary JSON bodies (property-based)', async () => {

@@ -40,11 +40,10 @@ export function sendError(res: ServerResponse, status: number, message: string, 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 /**
- * Reads the body as a JSON object: 400 for a content type other than JSON (as the
- * certification scenario requires, not 415), an empty body, invalid JSON or a non-object;
- * 413 when it is larger than `limitBytes`.
+ * Reads the body as text: 400 for a content type other than JSON (as the certification
+ * scenario requires, not 415) or an empty body; 413 when it is larger than `limitBytes`.
  */
-export function readJsonObject(req: IncomingMessage, limitBytes: number): Promise<Json> {
+export function readJsonText(req: IncomingMessage, limitBytes: number): Promise<string> {
   const type = req.headers['content-type'];
   if (type === undefined || !JSON_TYPE.test(type)) {
     return Promise.reject(new AuthzenError(400, `content-type must be application/json${type === undefined ? '' : `, not ${type.slice(0, 80)}`}`));
@@ -53,7 +52,7 @@ export function readJsonObject(req: IncomingMessage, limitBytes: number): Promis
   if (declared !== undefined && Number(declared) > limitBytes) {
     return Promise.reject(new AuthzenError(413, `request body is larger than ${limitBytes} bytes`));
   }
-  return new Promise<Json>((resolve, reject) => {
+  return new Promise<string>((resolve, reject) => {
     let first: Buffer | undefined;
     let chunks: Buffer[] | undefined;
     let size = 0;
@@ -75,24 +74,24 @@ export function readJsonObject(req: IncomingMessage, limitBytes: number): Promis
         reject(new AuthzenError(400, 'request body is empty; expected a JSON object'));
         return;
       }
-      const buffer = chunks === undefined ? (first as Buffer) : Buffer.concat(chunks, size);
-      let value: unknown;
-      try {
-        value = JSON.parse(buffer.toString('utf8'));
-      } catch (err) {
-        reject(new AuthzenError(400, `request body is not valid JSON: ${(err as Error).message}`));
-        return;
-      }
-      if (!isObject(value)) {
-        reject(new AuthzenError(400, 'request body must be a JSON object'));
-        return;
-      }
-      resolve(value);
+      resolve((chunks === undefined ? (first as Buffer) : Buffer.concat(chunks, size)).toString('utf8'));
     };
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', reject);
   });
+}
+
+/** Parses a body as a JSON object: 400 for invalid JSON or another JSON value. */
+export function parseJsonObject(text: string): Json {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new AuthzenError(400, `request body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!isObject(value)) throw new AuthzenError(400, 'request body must be a JSON object');
+  return value;
 }
 
 function digest(text: string): Buffer {

@@ -13,7 +13,8 @@ import type { DecisionRequest } from '../../policy/index.js';
 import type { HttpRouter } from '../http.js';
 import { DEFAULT_LIMITS } from '../limits.js';
 import type { ServerMetrics } from '../metrics.js';
-import { ApiKeyCheck, readJsonObject, requestIdOf, sendError, sendJson } from './http-io.js';
+import { DecisionCache } from './decision-cache.js';
+import { ApiKeyCheck, parseJsonObject, readJsonText, requestIdOf, sendError, sendJson } from './http-io.js';
 import {
   AuthzenError,
   actionName,
@@ -59,6 +60,11 @@ export interface AuthzenOptions {
   searchPageSize?: number;
   maxSearchPageSize?: number;
   /**
+   * Memory for recent single-evaluation answers, bytes (default 8 MiB; 0 disables). Entries are
+   * used only at the policy and attribute revisions they were made at, within their TTL.
+   */
+  decisionCacheBytes?: number;
+  /**
    * The PDP's public base URL for the metadata document (e.g. https://pdp.example.com). By
    * default it is built from the request's Host header (scheme http, or https when
    * X-Forwarded-Proto says so).
@@ -93,6 +99,8 @@ export function registerAuthzen(router: HttpRouter, options: AuthzenOptions): vo
   const evaluationSeconds = seconds('evaluation');
   const evaluationsSeconds = seconds('evaluations');
   const searchSeconds = seconds('search');
+  const cacheBytes = options.decisionCacheBytes ?? 8 * 1024 * 1024;
+  const cache = cacheBytes > 0 ? new DecisionCache(cacheBytes) : undefined;
 
   function record(request: DecisionRequest, decision: PdpDecision, requestId: string, started: number, transport: string): void {
     (decision.effect === 'ALLOW' ? allowCounter : denyCounter)?.inc();
@@ -102,7 +110,7 @@ export function registerAuthzen(router: HttpRouter, options: AuthzenOptions): vo
   }
 
   /** A POST handler: request id, API key, JSON body, errors as JSON with the request id. */
-  function post(handle: (body: Json, res: ServerResponse, requestId: string, started: number) => void) {
+  function post(handle: (text: string, res: ServerResponse, requestId: string, started: number) => void) {
     return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
       const started = performance.now();
       const requestId = requestIdOf(req);
@@ -114,8 +122,7 @@ export function registerAuthzen(router: HttpRouter, options: AuthzenOptions): vo
           sendError(res, 401, problem, requestId, { 'www-authenticate': 'Bearer' });
           return;
         }
-        const body = await readJsonObject(req, maxBody);
-        handle(body, res, requestId, started);
+        handle(await readJsonText(req, maxBody), res, requestId, started);
       } catch (err) {
         if (err instanceof AuthzenError) {
           invalid?.inc();
@@ -129,23 +136,38 @@ export function registerAuthzen(router: HttpRouter, options: AuthzenOptions): vo
     };
   }
 
-  function evaluateOne(body: Json, res: ServerResponse, requestId: string, started: number, transport: string): void {
-    const request = toDecisionRequest(body, limits);
-    const decision = decisionPoint.decide(request);
+  function answer(res: ServerResponse, requestId: string, started: number, request: DecisionRequest, decision: PdpDecision): void {
     const text = decision.effect === 'ALLOW' ? ALLOW_BODY : DENY_BODY;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': text.length, 'x-request-id': requestId });
     res.end(text);
     evaluationSeconds?.observe((performance.now() - started) / 1000);
-    record(request, decision, requestId, started, transport);
+    record(request, decision, requestId, started, 'authzen');
   }
 
-  const evaluation = post((body, res, requestId, started) => evaluateOne(body, res, requestId, started, 'authzen'));
+  function evaluateOne(body: Json, res: ServerResponse, requestId: string, started: number, text?: string): void {
+    const request = toDecisionRequest(body, limits);
+    const decision = decisionPoint.decide(request);
+    if (text !== undefined) cache?.set(text, request, decision, Date.now());
+    answer(res, requestId, started, request, decision);
+  }
 
-  const evaluations = post((body, res, requestId, started) => {
+  const evaluation = post((text, res, requestId, started) => {
+    if (cache !== undefined) {
+      const hit = cache.get(text, decisionPoint.policyRevision, decisionPoint.attributeRevision(), Date.now());
+      if (hit !== undefined) {
+        answer(res, requestId, started, hit.request, hit.decision);
+        return;
+      }
+    }
+    evaluateOne(parseJsonObject(text), res, requestId, started, text);
+  });
+
+  const evaluations = post((text, res, requestId, started) => {
+    const body = parseJsonObject(text);
     const items = body.evaluations;
     // Without (or with an empty) `evaluations` array, this is a single evaluation.
     if (items === undefined || items === null || (Array.isArray(items) && items.length === 0)) {
-      evaluateOne(body, res, requestId, started, 'authzen');
+      evaluateOne(body, res, requestId, started);
       return;
     }
     if (!Array.isArray(items)) throw new AuthzenError(400, 'evaluations must be an array');
@@ -187,7 +209,8 @@ export function registerAuthzen(router: HttpRouter, options: AuthzenOptions): vo
     for (const d of decided) record(d.request, d.decision, `${requestId}/${d.index}`, started, 'authzen-batch');
   });
 
-  const searchSubject = post((body, res, requestId, started) => {
+  const searchSubject = post((text, res, requestId, started) => {
+    const body = parseJsonObject(text);
     const subject = requiredObject(body, 'subject', '');
     const type = requiredString(subject, 'type', 'subject.');
     const action = requiredObject(body, 'action', '');
@@ -200,7 +223,8 @@ export function registerAuthzen(router: HttpRouter, options: AuthzenOptions): vo
     searchSeconds?.observe((performance.now() - started) / 1000);
   });
 
-  const searchResource = post((body, res, requestId, started) => {
+  const searchResource = post((text, res, requestId, started) => {
+    const body = parseJsonObject(text);
     const subject = requiredObject(body, 'subject', '');
     const action = requiredObject(body, 'action', '');
     const resource = requiredObject(body, 'resource', '');
@@ -218,7 +242,8 @@ export function registerAuthzen(router: HttpRouter, options: AuthzenOptions): vo
     searchSeconds?.observe((performance.now() - started) / 1000);
   });
 
-  const searchAction = post((body, res, requestId, started) => {
+  const searchAction = post((text, res, requestId, started) => {
+    const body = parseJsonObject(text);
     const subject = requiredObject(body, 'subject', '');
     const resource = requiredObject(body, 'resource', '');
     const base: Omit<DecisionRequest, 'action'> = { actor: entityId(subject, 'subject.', limits), resource: entityId(resource, 'resource.', limits) };
