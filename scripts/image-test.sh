@@ -152,25 +152,37 @@ else
     "$WORK/base.tar" "$BASE_REF" >/dev/null
   BASE_TAGGED=1
   rm -f "$WORK/base.tar"
-  podman_run --rm "$BASE_REF" node -e \
+  podman_run --rm --no-healthcheck "$BASE_REF" node -e \
     'console.log(`stand-in base: node ${process.version} on`, require("fs").readFileSync("/etc/debian_version", "utf8").trim())'
 fi
 
 # ---------------------------------------------------------------------------------------------
 log "build $IMAGE (buildah bud --isolation chroot --pull=never)"
-# npm inside the build reaches the registry as this machine does: its CA file and global npm
-# config are mounted read-only for the RUN steps only, never copied into a layer.
+# npm inside the build reaches the registry as this machine does: with its global npm config
+# and CA file, mounted read-only into the RUN steps only, never copied into a layer. buildah
+# 1.28 leaves an empty file behind in the image for each mount point that did not exist, so
+# both go to /usr/local/etc (empty files there are inert: an empty npmrc is no config) rather
+# than /etc/ssl/certs, where an empty ca-certificates.crt would look like a broken CA bundle.
+# The npm config is this machine's global npmrc with `cafile` pointed at the mounted CA file.
+# (A real `docker build` has no such mounts and so no such files.)
+BUILD_CA=/usr/local/etc/build-ca-certificates.crt
 build_mounts=()
-if [ -s /etc/ssl/certs/ca-certificates.crt ]; then
-  build_mounts+=(-v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro)
-fi
+npmrc="$WORK/npmrc"
+: > "$npmrc"
 npm_global_config=$(npm config get globalconfig 2>/dev/null || true)
 for candidate in "$npm_global_config" /etc/npmrc; do
   if [ -n "$candidate" ] && [ -s "$candidate" ]; then
-    build_mounts+=(-v "$candidate:/usr/local/etc/npmrc:ro")
+    grep -v -E '^[[:space:]]*cafile[[:space:]]*=' "$candidate" >> "$npmrc" || true
     break
   fi
 done
+host_ca=$(npm config get cafile 2>/dev/null || true)
+case "$host_ca" in ""|null|undefined) host_ca=/etc/ssl/certs/ca-certificates.crt ;; esac
+if [ -s "$host_ca" ]; then
+  build_mounts+=(-v "$host_ca:$BUILD_CA:ro")
+  echo "cafile=$BUILD_CA" >> "$npmrc"
+fi
+build_mounts+=(-v "$npmrc:/usr/local/etc/npmrc:ro")
 CONTEXT="${CHARTER_IMAGE_CONTEXT:-$ROOT}"
 if [ -n "${CHARTER_IMAGE_REF:-}" ]; then
   CONTEXT="$WORK/context"
@@ -194,10 +206,12 @@ echo "user: $user"
 podman image inspect --format '{{json .Config.Healthcheck}}' "$IMAGE" | grep -q healthcheck.mjs \
   || fail "image has no HEALTHCHECK"
 # The build-time mounts left nothing behind, and no dev dependency made it in.
-podman_run --rm --entrypoint /bin/sh "$IMAGE" -c '
-  for f in /usr/local/etc/npmrc /etc/ssl/certs/ca-certificates.crt /root/.npmrc; do
+podman_run --rm --no-healthcheck --entrypoint /bin/sh "$IMAGE" -c '
+  for f in /usr/local/etc/npmrc '"$BUILD_CA"' /root/.npmrc; do
     if [ -s "$f" ]; then echo "baked into the image: $f"; exit 1; fi
   done
+  f=/etc/ssl/certs/ca-certificates.crt
+  if [ -e "$f" ] && [ ! -s "$f" ]; then echo "empty mount placeholder in the image: $f"; exit 1; fi
   for dev in typescript vitest; do
     if [ -e "/app/node_modules/$dev" ]; then echo "dev dependency in the image: $dev"; exit 1; fi
   done
@@ -220,12 +234,14 @@ chown "${user%%:*}:${user#*:}" "$DATA"
 mapfile -t demo_files < <(cd "$CONTEXT" && find policies -name '*.ndjson' -type f | sort)
 if [ "${#demo_files[@]}" -gt 0 ]; then
   log "import ${demo_files[*]}"
-  podman_run --rm --read-only -v "$DATA:/var/lib/charter" "$IMAGE" \
+  podman_run --rm --no-healthcheck --read-only -v "$DATA:/var/lib/charter" "$IMAGE" \
     import --data /var/lib/charter "${demo_files[@]/#//app/}"
 fi
 
 log "run $CONTAINER (host network, 127.0.0.1:$GRPC_PORT gRPC, 127.0.0.1:$HTTP_PORT HTTP, read-only root)"
-podman_run -d --name "$CONTAINER" --read-only --tmpfs /tmp \
+# --no-healthcheck: podman would schedule the HEALTHCHECK with systemd timers, which a machine
+# without systemd lacks; the checks below run the image's HEALTHCHECK command themselves.
+podman_run -d --name "$CONTAINER" --no-healthcheck --read-only --tmpfs /tmp \
   -e CHARTER_HOST=127.0.0.1 -e CHARTER_GRPC_PORT="$GRPC_PORT" -e CHARTER_HTTP_PORT="$HTTP_PORT" \
   -v "$DATA:/var/lib/charter" "$IMAGE" >/dev/null
 
@@ -234,7 +250,12 @@ log "checks"
 node scripts/grpc-probe.mjs health --target "127.0.0.1:$GRPC_PORT" --wait 30 || fail "gRPC health"
 node scripts/grpc-probe.mjs health --target "127.0.0.1:$GRPC_PORT" --service charter.v1.Authorization --wait 5 \
   || echo "note: no per-service health status for charter.v1.Authorization" >&2
-podman healthcheck run "$CONTAINER" && echo "HEALTHCHECK (HTTP /healthz): healthy" \
+# The image's HEALTHCHECK command, as Docker would run it: ["CMD", arg...] exec'd in the container.
+healthcheck_test=$(podman image inspect --format '{{json .Config.Healthcheck.Test}}' "$IMAGE" \
+  | node -e 'const t = JSON.parse(require("fs").readFileSync(0, "utf8")); if (t?.[0] !== "CMD") process.exit(1); console.log(t.slice(1).join("\n"))') \
+  || fail "HEALTHCHECK is not in exec form"
+mapfile -t healthcheck <<< "$healthcheck_test"
+podman exec "$CONTAINER" "${healthcheck[@]}" && echo "HEALTHCHECK (${healthcheck[*]}): healthy" \
   || fail "the image's HEALTHCHECK reports unhealthy"
 node scripts/grpc-probe.mjs authorize --target "127.0.0.1:$GRPC_PORT" \
   --actor "$ACTOR" --action "$ACTION" --resource "$RESOURCE" --expect DECISION_ALLOW \
