@@ -34,7 +34,7 @@ describe('resource index', () => {
         for (const r of compiled) for (const p of r.patterns) index.add(compilePattern(p), r.actions, r.ref);
         for (const [resource, act] of queries) {
           const expected = compiled
-            .filter((r) => (r.actions.includes('*') || r.actions.includes(act)) && r.patterns.some((p) => matchPattern(compilePattern(p), resource)))
+            .filter((r) => ((r.actions as string[]).includes('*') || (r.actions as string[]).includes(act)) && r.patterns.some((p) => matchPattern(compilePattern(p), resource)))
             .map((r) => r.ref.order);
           expect(index.lookup(resource, act).map((r) => r.order)).toEqual(expected);
         }
