@@ -9,7 +9,7 @@ import { Metadata, credentials, status, type ChannelCredentials, type Client, ty
 import { pino, type Logger } from 'pino';
 import { DecisionCache } from './decision-cache.js';
 import { InvalidationStream } from './invalidation-stream.js';
-import { cacheKey } from './key.js';
+import { cacheKey, cacheable } from './key.js';
 import { objectToStruct, stubConstructors, type AuthorizeRequestMessage, type AuthorizeResponseMessage } from './proto.js';
 import { failClosed, resultOf, type CheckResult } from './result.js';
 
@@ -229,26 +229,30 @@ export class CharterClient {
    * `error` set. Rejects only for a request that is not one (missing strings).
    */
   check(request: CheckRequest): Promise<CheckResult> {
-    const problem = badRequest(request);
-    if (problem !== undefined) return Promise.reject(problem);
-    const key = cacheKey(request.actor, request.action, request.resource, request.context, request.resourceAttributes, request.actorClaims);
-    if (key !== undefined) {
-      const entry = this.cache.lookup(key);
-      if (entry !== undefined) return entry.hit;
-      const pending = this.inflight.get(key);
-      if (pending !== undefined) {
-        this.counters.coalesced++;
-        return pending;
-      }
+    if (typeof request !== 'object' || request === null) return Promise.reject(new TypeError('check: the request must be an object'));
+    const { actor, action, resource } = request;
+    if (typeof actor !== 'string' || typeof action !== 'string' || typeof resource !== 'string') {
+      return Promise.reject(new TypeError('check: actor, action and resource must be strings'));
     }
+    const key = cacheKey(actor, action, resource, request.context, request.resourceAttributes, request.actorClaims);
+    const entry = this.cache.lookup(key, actor.length, action.length, resource.length);
+    if (entry !== undefined) return entry.hit;
+    return this.miss(key, request);
+  }
+
+  private miss(key: string, request: CheckRequest): Promise<CheckResult> {
     if (this.closed) return Promise.resolve(this.closedAnswer(1));
-    const promise = this.fetchOne(key, request);
-    if (key !== undefined) {
-      this.inflight.set(key, promise);
-      void promise.then(() => {
-        if (this.inflight.get(key) === promise) this.inflight.delete(key);
-      });
+    if (!cacheable(request.actor, request.action, request.resource)) return this.fetchOne(undefined, request);
+    const pending = this.inflight.get(key);
+    if (pending !== undefined) {
+      this.counters.coalesced++;
+      return pending;
     }
+    const promise = this.fetchOne(key, request);
+    this.inflight.set(key, promise);
+    void promise.then(() => {
+      if (this.inflight.get(key) === promise) this.inflight.delete(key);
+    });
     return promise;
   }
 
@@ -265,13 +269,14 @@ export class CharterClient {
       const request = requests[i];
       const problem = badRequest(request);
       if (problem !== undefined) return Promise.reject(new TypeError(`checkMany: requests[${i}]: ${problem.message.replace(/^check: /, '')}`));
-      const key = cacheKey(request.actor, request.action, request.resource, request.context, request.resourceAttributes, request.actorClaims);
+      const full = cacheKey(request.actor, request.action, request.resource, request.context, request.resourceAttributes, request.actorClaims);
+      const entry = this.cache.lookup(full, request.actor.length, request.action.length, request.resource.length);
+      if (entry !== undefined) {
+        answers[i] = entry.hit;
+        continue;
+      }
+      const key = cacheable(request.actor, request.action, request.resource) ? full : undefined;
       if (key !== undefined) {
-        const entry = this.cache.lookup(key);
-        if (entry !== undefined) {
-          answers[i] = entry.hit;
-          continue;
-        }
         const pending = this.inflight.get(key) ?? inBatch.get(key);
         if (pending !== undefined) {
           this.counters.coalesced++;
@@ -362,6 +367,7 @@ export class CharterClient {
     this.authorization.close();
   }
 
+  /** One Authorize call; `key` undefined: the answer is not cached. */
   private fetchOne(key: string | undefined, request: CheckRequest): Promise<CheckResult> {
     this.counters.rpcs++;
     return new Promise<CheckResult>((resolve) => {
@@ -371,7 +377,7 @@ export class CharterClient {
             resolve(this.failure(err, 'authorize', 1));
             return;
           }
-          resolve(this.answer(key, res as AuthorizeResponseMessage));
+          resolve(this.answer(key, request, res as AuthorizeResponseMessage));
         });
       } catch (err) {
         // Serialization of an unusual context value, a closed channel: still a DENY.
@@ -393,16 +399,16 @@ export class CharterClient {
         if (responses.length !== items.length) {
           return failAll(Object.assign(new Error(`BatchAuthorize answered ${responses.length} of ${items.length} requests`), { code: 'BAD_RESPONSE' }));
         }
-        for (let i = 0; i < items.length; i++) items[i].done.resolve(this.answer(items[i].key, responses[i]));
+        for (let i = 0; i < items.length; i++) items[i].done.resolve(this.answer(items[i].key, items[i].request, responses[i]));
       });
     } catch (err) {
       failAll(err as Error);
     }
   }
 
-  private answer(key: string | undefined, res: AuthorizeResponseMessage): CheckResult {
+  private answer(key: string | undefined, request: CheckRequest, res: AuthorizeResponseMessage): CheckResult {
     const result = resultOf(res, false);
-    if (key !== undefined && !this.closed) this.cache.store(key, res, result);
+    if (key !== undefined && !this.closed) this.cache.store(key, request, res, result);
     return result;
   }
 

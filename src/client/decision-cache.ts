@@ -23,6 +23,10 @@ export interface CacheEntry {
   readonly fetchedAt: number;
   readonly entityIds: readonly string[];
   readonly relations: boolean;
+  /** Identifier lengths of the cached request: a hit needs them equal (see key.ts). */
+  readonly actorLength: number;
+  readonly actionLength: number;
+  readonly resourceLength: number;
 }
 
 export interface DecisionCacheOptions {
@@ -78,9 +82,9 @@ export class DecisionCache {
   }
 
   /** The hot path: the entry to answer from, or undefined (a miss). */
-  lookup(key: string): CacheEntry | undefined {
+  lookup(key: string, actorLength: number, actionLength: number, resourceLength: number): CacheEntry | undefined {
     const entry = this.lru.get(key);
-    if (entry === undefined) {
+    if (entry === undefined || entry.actorLength !== actorLength || entry.actionLength !== actionLength || entry.resourceLength !== resourceLength) {
       this.counters.misses++;
       return undefined;
     }
@@ -93,8 +97,11 @@ export class DecisionCache {
     return entry;
   }
 
-  /** Caches `result` (the answer to `res`) under `key` when the rules allow; true if cached. */
-  store(key: string, res: AuthorizeResponseMessage, result: CheckResult): boolean {
+  /**
+   * Caches `result` (the answer to `res`) for `request` under `key` when the rules allow; true
+   * if cached. The request must be `cacheable` (key.ts).
+   */
+  store(key: string, request: { actor: string; action: string; resource: string }, res: AuthorizeResponseMessage, result: CheckResult): boolean {
     let ttl = Math.min(Number(res.cacheTtlMs) || 0, this.ttlMs);
     if (!(ttl > 0)) return false;
     if (this.connected) {
@@ -110,6 +117,9 @@ export class DecisionCache {
       fetchedAt: performance.now(),
       entityIds: result.entityIds,
       relations: result.dependsOnRelations,
+      actorLength: request.actor.length,
+      actionLength: request.action.length,
+      resourceLength: request.resource.length,
     };
     this.lru.set(key, entry, { ttl });
     // Index after set(): set() disposes (and unindexes) an entry it replaces.

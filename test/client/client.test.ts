@@ -57,6 +57,16 @@ describe('CharterClient with a real server', () => {
     expect((await c.check(READ_P100)).cached).toBe(false);
   });
 
+  it('never answers a request holding NUL from another request\'s cache entry', async () => {
+    const c = await newClient();
+    expect((await c.check({ ...READ_P100, context: { x: 1 } })).allowed).toBe(true);
+    // Same cache key as the request above; the server rejects the identifier.
+    const sneaky = await c.check({ ...READ_P100, resource: `${P100}\u0000{1:xn1;}\u0000\u0000` });
+    expect(sneaky).toMatchObject({ allowed: false, cached: false });
+    expect(sneaky.error?.code).toBe('INVALID_ARGUMENT');
+    expect(c.stats().size).toBe(1);
+  });
+
   it('shares one call between identical concurrent checks', async () => {
     const c = await newClient();
     const before = await serverCalls(h);
