@@ -3,6 +3,7 @@
  * defaults (flags win over the environment). See docs/server.md for the reference.
  */
 import { parseArgs } from 'node:util';
+import { HTTP_API_KEY_SETTING, apiKeyProblem } from './authzen/index.js';
 import { DEFAULT_LIMITS, type InputLimits } from './limits.js';
 import { isLoopbackHost } from './security.js';
 
@@ -23,6 +24,8 @@ export interface ServeConfig {
   adminSpiffeIds: string[];
   adminToken: string | undefined;
   adminInsecureLoopback: boolean;
+  /** Bearer key required by the AuthZEN HTTP endpoints; undefined = open. */
+  httpApiKey: string | undefined;
   workers: number;
   defaultCacheTtlMs: number | undefined;
   watchPolicies: boolean;
@@ -56,6 +59,7 @@ export const SERVE_SETTINGS: Setting[] = [
   { flag: 'admin-spiffe-id', env: 'CHARTER_ADMIN_SPIFFE_IDS', type: 'string', multiple: true, arg: 'ID', help: 'SPIFFE ID allowed to call Admin (mTLS; repeatable; env: comma-separated)' },
   { flag: 'admin-token', env: 'CHARTER_ADMIN_TOKEN', type: 'string', arg: 'TOKEN', help: 'bearer token allowed to call Admin (prefer the env variable)' },
   { flag: 'admin-insecure-loopback', env: 'CHARTER_ADMIN_INSECURE_LOOPBACK', type: 'boolean', help: 'anyone may call Admin; only allowed on a loopback host' },
+  { ...HTTP_API_KEY_SETTING },
   { flag: 'workers', env: 'CHARTER_WORKERS', type: 'string', arg: 'N', help: 'worker processes sharing the ports and the store (default 1)' },
   { flag: 'default-cache-ttl-ms', env: 'CHARTER_DEFAULT_CACHE_TTL_MS', type: 'string', arg: 'MS', help: 'cache TTL for rules that set none (default: the policy engine default)' },
   { flag: 'no-watch', env: 'CHARTER_NO_WATCH', type: 'boolean', help: 'do not watch the policy directory (SIGHUP still reloads)' },
@@ -140,6 +144,9 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     }
     const adminToken = str('admin-token');
     if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('--admin-token must be at least 16 characters');
+    const httpApiKey = str('http-api-key');
+    const keyProblem = httpApiKey === undefined ? undefined : apiKeyProblem(httpApiKey);
+    if (keyProblem) throw new ConfigError(keyProblem);
     const ttl = str('default-cache-ttl-ms');
     const config: ServeConfig = {
       host,
@@ -155,6 +162,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
       adminSpiffeIds,
       adminToken,
       adminInsecureLoopback,
+      httpApiKey,
       workers: integer('--workers', str('workers'), 1, 1, 256),
       defaultCacheTtlMs: ttl === undefined ? undefined : integer('--default-cache-ttl-ms', ttl, 0, 0, 0xffffffff),
       watchPolicies: !bool('no-watch'),

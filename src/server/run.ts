@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { AttributeStore, importNdjson } from '../store/index.js';
+import { registerAuthzen } from './authzen/index.js';
 import type { ServeConfig } from './config.js';
 import { startServer, type RunningServer } from './server.js';
 import type { ServerStore } from './store-types.js';
@@ -109,6 +110,8 @@ export async function runServe(config: ServeConfig): Promise<number> {
       storePollIntervalMs: config.storePollIntervalMs,
       defaultCacheTtlMs: config.defaultCacheTtlMs,
       shutdownGraceMs: config.shutdownGraceMs,
+      // AuthZEN Authorization API on the HTTP port.
+      configureHttp: (router, s) => registerAuthzen(router, { ...s, store, apiKey: config.httpApiKey }),
     });
   } catch (err) {
     logger.fatal({ err: { message: (err as Error).message } }, (err as Error).message);

@@ -108,6 +108,12 @@ describe('charter serve (demo: no flags)', () => {
     expect(ready.status).toBe(200);
   });
 
+  it('serves the AuthZEN metadata on the HTTP port', async () => {
+    const res = await fetch(`http://127.0.0.1:${s.httpPort}/.well-known/authzen-configuration`);
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(await res.json())).toContain('/access/v1/evaluation');
+  });
+
   it('charter authorize prints the decision and why (exit 0 on ALLOW, 1 on DENY)', async () => {
     const allow = await charter(['authorize', '--target', `127.0.0.1:${s.grpcPort}`, '--actor', alice, '--action', 'read', '--resource', 'uon://payments/payment/p-100', '--context', '{"country":"GB"}']);
     expect(allow.code, allow.stderr).toBe(0);

@@ -40,6 +40,7 @@ describe('serve configuration', () => {
     [['--admin-token', 'short'], /at least 16 characters/],
     [['--decision-log-sample-rate', '2'], /from 0 to 1/],
     [['--log-level', 'loud'], /--log-level must be one of/],
+    [['--http-api-key', 'short'], /--http-api-key must be at least/],
   ])('rejects %j', (args, message) => {
     const r = parseServeArgs(args, {});
     expect(r.kind).toBe('error');
