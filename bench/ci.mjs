@@ -83,8 +83,8 @@ try {
     log('  Authorize vs echo (interleaved rounds):');
     const load = await compareInterleaved(
       [
-        { name: 'echo', call: e.authorize, request: AUTHORIZE_REQUEST },
-        { name: 'authorize', call: c.authorize, request: AUTHORIZE_REQUEST },
+        { name: 'echo', call: e.authorize, request: AUTHORIZE_REQUEST, pid: echo.pid },
+        { name: 'authorize', call: c.authorize, request: AUTHORIZE_REQUEST, pid: charter.pid },
       ],
       // Many short rounds: noise that lasts a moment lands on one side of few rounds.
       quick ? { rounds: 5, sequentialMs: 250, concurrentMs: 400, warmupMs: 800, log } : { rounds: 15, sequentialMs: 300, concurrentMs: 500, warmupMs: 2000, log },
@@ -96,9 +96,12 @@ try {
     metrics.echo_rps = load.echo.rps;
     metrics.authorize_rps = load.authorize.rps;
     metrics.inflight = load.authorize.inflight;
+    if (load.echo.server_cpu_us_per_decision !== undefined) metrics.echo_server_cpu_us = load.echo.server_cpu_us_per_decision;
+    if (load.authorize.server_cpu_us_per_decision !== undefined) metrics.authorize_server_cpu_us = load.authorize.server_cpu_us_per_decision;
     const rounds = load.authorize.rounds.map((a, i) => ({ a, e: load.echo.rounds[i] }));
     ratios.authorize_p50_vs_echo = median(rounds.map(({ a, e }) => a.p50_us / e.p50_us));
     ratios.authorize_rps_vs_echo = median(rounds.map(({ a, e }) => a.rps / e.rps));
+    if (metrics.authorize_server_cpu_us !== undefined) log(`  server CPU per call (not gated; independent of machine load): echo ${metrics.echo_server_cpu_us} µs, Charter ${metrics.authorize_server_cpu_us} µs`);
     e.close();
     c.close();
   }

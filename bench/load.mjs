@@ -41,21 +41,21 @@ try {
   const c = await authorizationClient(charter.port);
   clients.push(e, c);
   const targets = [
-    { name: 'echo', call: e.authorize, request: AUTHORIZE_REQUEST },
-    { name: 'authorize', call: c.authorize, request: AUTHORIZE_REQUEST },
+    { name: 'echo', call: e.authorize, request: AUTHORIZE_REQUEST, pid: echo.pid },
+    { name: 'authorize', call: c.authorize, request: AUTHORIZE_REQUEST, pid: charter.pid },
   ];
   if (sidecar) {
     const s = await authorizationClient(sidecar.port);
     clients.push(s);
     const a = await s.authorize(AUTHORIZE_REQUEST);
     if (a.decision !== 'DECISION_ALLOW') throw new Error(`sidecar answered ${a.decision}`);
-    targets.push({ name: 'sidecar', call: s.authorize, request: AUTHORIZE_REQUEST });
+    targets.push({ name: 'sidecar', call: s.authorize, request: AUTHORIZE_REQUEST, pid: sidecar.pid });
   }
   const batch = batchRequest(BATCH);
   const b = await c.batch(batch);
   if (b.responses.length !== BATCH || b.responses.some((r) => r.decision !== 'DECISION_ALLOW')) throw new Error('BatchAuthorize fixture broken');
-  targets.push({ name: 'echo_batch', call: e.batch, request: batch, callsPerRequest: BATCH });
-  targets.push({ name: 'batch', call: c.batch, request: batch, callsPerRequest: BATCH });
+  targets.push({ name: 'echo_batch', call: e.batch, request: batch, callsPerRequest: BATCH, pid: echo.pid });
+  targets.push({ name: 'batch', call: c.batch, request: batch, callsPerRequest: BATCH, pid: charter.pid });
   result.results = await compareInterleaved(targets, quick ? { rounds: 3, sequentialMs: 400, concurrentMs: 600, warmupMs: 1000, log } : { rounds: 5, sequentialMs: 1000, concurrentMs: 1500, warmupMs: 3000, log });
   const r = result.results;
   result.ratios = {

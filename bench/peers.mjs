@@ -86,9 +86,9 @@ if (!values['skip-grpc']) {
     log('  over gRPC (interleaved rounds):');
     const load = await compareInterleaved(
       [
-        { name: 'echo', call: e.authorize, request: AUTHORIZE_REQUEST },
-        { name: 'charter', call: c.authorize, request: AUTHORIZE_REQUEST },
-        { name: 'cerbos', call: k.check, request: cerbosReq },
+        { name: 'echo', call: e.authorize, request: AUTHORIZE_REQUEST, pid: echo.pid },
+        { name: 'charter', call: c.authorize, request: AUTHORIZE_REQUEST, pid: charter.pid },
+        { name: 'cerbos', call: k.check, request: cerbosReq, pid: cerbos.pid },
       ],
       quick ? { rounds: 3, sequentialMs: 500, concurrentMs: 800, warmupMs: 1000, log } : { rounds: 7, sequentialMs: 1000, concurrentMs: 1500, warmupMs: 3000, log },
     );

@@ -12,6 +12,7 @@
  *
  * Loops are bounded in time and count; targets are on 127.0.0.1 only.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { createHistogram } from 'node:perf_hooks';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { median, round } from './stats.mjs';
@@ -74,6 +75,22 @@ export async function concurrent(call, request, { ms = 1500, inflight = 64, maxC
   return { hist, calls: n, rps: n / seconds };
 }
 
+/**
+ * CPU time (ns) a process has used so far, all its threads, from /proc (Linux); undefined
+ * elsewhere. Server CPU per call is independent of how busy the machine is, so it explains
+ * a latency ratio measured on a noisy machine.
+ */
+export function processCpuNs(pid) {
+  if (!pid) return undefined;
+  try {
+    let total = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    return total;
+  } catch {
+    return undefined;
+  }
+}
+
 const PERCENTILES = [50, 75, 90, 95, 99, 99.9];
 
 function summarise(hist) {
@@ -89,8 +106,9 @@ function curve(hist) {
 }
 
 /**
- * targets: [{ name, call, request, callsPerRequest? }] — callsPerRequest > 1 for batch calls
- * (so rates are decisions/s). Returns { [name]: result }.
+ * targets: [{ name, call, request, callsPerRequest?, pid? }] — callsPerRequest > 1 for batch
+ * calls (so rates are decisions/s); pid: the server process, for its CPU time per call.
+ * Returns { [name]: result }.
  */
 export async function compareInterleaved(targets, { rounds = 5, sequentialMs = 1000, concurrentMs = 1500, inflight = 64, warmupMs = 1500, log = () => {} } = {}) {
   // Warm-up: both modes, every target, results dropped (JIT, connection, server caches).
@@ -101,13 +119,20 @@ export async function compareInterleaved(targets, { rounds = 5, sequentialMs = 1
   const perRound = Object.fromEntries(targets.map((t) => [t.name, []]));
   const mergedSeq = Object.fromEntries(targets.map((t) => [t.name, createHistogram({ lowest: 1, highest: 60e9, figures: 3 })]));
   const mergedConc = Object.fromEntries(targets.map((t) => [t.name, createHistogram({ lowest: 1, highest: 60e9, figures: 3 })]));
+  const cpu = Object.fromEntries(targets.map((t) => [t.name, { ns: 0, calls: 0 }]));
   for (let r = 0; r < rounds; r++) {
     // Alternate the order each round so neither side always runs first.
     const order = r % 2 === 0 ? targets : [...targets].reverse();
     for (const t of order) {
       const k = t.callsPerRequest ?? 1;
+      const cpu0 = processCpuNs(t.pid);
       const s = await sequential(t.call, t.request, { ms: sequentialMs });
       const c = await concurrent(t.call, t.request, { ms: concurrentMs, inflight });
+      const cpu1 = processCpuNs(t.pid);
+      if (cpu0 !== undefined && cpu1 !== undefined) {
+        cpu[t.name].ns += cpu1 - cpu0;
+        cpu[t.name].calls += (s.calls + c.calls) * k;
+      }
       mergedSeq[t.name].add(s.hist);
       mergedConc[t.name].add(c.hist);
       const row = {
@@ -117,9 +142,10 @@ export async function compareInterleaved(targets, { rounds = 5, sequentialMs = 1
         rps: c.rps * k,
         conc_p50_us: c.hist.percentile(50) / 1000,
         conc_p99_us: c.hist.percentile(99) / 1000,
+        ...(cpu0 !== undefined && cpu1 !== undefined ? { server_cpu_us: (cpu1 - cpu0) / ((s.calls + c.calls) * k) / 1000 } : {}),
       };
       perRound[t.name].push(row);
-      log(`    round ${r + 1}/${rounds} ${t.name.padEnd(18)} p50 ${row.p50_us.toFixed(0).padStart(6)} µs  p99 ${row.p99_us.toFixed(0).padStart(6)} µs  ${Math.round(row.rps).toLocaleString('en-US').padStart(8)} ${k > 1 ? 'decisions' : 'calls'}/s @${inflight}`);
+      log(`    round ${r + 1}/${rounds} ${t.name.padEnd(18)} p50 ${row.p50_us.toFixed(0).padStart(6)} µs  p99 ${row.p99_us.toFixed(0).padStart(6)} µs  ${Math.round(row.rps).toLocaleString('en-US').padStart(8)} ${k > 1 ? 'decisions' : 'calls'}/s @${inflight}${row.server_cpu_us !== undefined ? `  server CPU ${row.server_cpu_us.toFixed(1)} µs/${k > 1 ? 'decision' : 'call'}` : ''}`);
     }
   }
   const out = {};
@@ -134,6 +160,7 @@ export async function compareInterleaved(targets, { rounds = 5, sequentialMs = 1
       concurrent_p99_us: round(med('conc_p99_us'), 1),
       inflight,
       callsPerRequest: t.callsPerRequest ?? 1,
+      ...(cpu[t.name].calls > 0 ? { server_cpu_us_per_decision: round(cpu[t.name].ns / cpu[t.name].calls / 1000, 2) } : {}),
       rounds: rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round(v, 1)]))),
       sequential: Object.fromEntries(Object.entries(summarise(mergedSeq[t.name])).map(([k, v]) => [k, round(v, 1)])),
       sequential_curve: curve(mergedSeq[t.name]),
