@@ -48,7 +48,7 @@ export const SERVE_SETTINGS: Setting[] = [
   { flag: 'data', env: 'CHARTER_DATA', type: 'string', arg: 'DIR', help: 'LMDB attribute store directory (default: a temporary store seeded from <policies>/**/data.ndjson)' },
   { flag: 'host', env: 'CHARTER_HOST', type: 'string', arg: 'HOST', help: 'address to listen on (default 127.0.0.1)' },
   { flag: 'grpc-port', env: 'CHARTER_GRPC_PORT', type: 'string', arg: 'N', help: 'gRPC port, 0 = pick a free one (default 50051)' },
-  { flag: 'http-port', env: 'CHARTER_HTTP_PORT', type: 'string', arg: 'N', help: 'HTTP port for /metrics, /healthz, /readyz; 0 = pick, -1 = off (default 8080)' },
+  { flag: 'http-port', env: 'CHARTER_HTTP_PORT', type: 'string', arg: 'N', help: 'HTTP port for /metrics, /healthz, /readyz, AuthZEN; 0 = pick, -1 = off (write --http-port=-1) (default 8080)' },
   { flag: 'log-level', env: 'CHARTER_LOG_LEVEL', type: 'string', arg: 'LEVEL', help: 'trace, debug, info, warn, error, fatal, silent (default info)' },
   { flag: 'decision-log', env: 'CHARTER_DECISION_LOG', type: 'string', arg: 'DEST', help: 'stdout, stderr, off or a file path (default stdout)' },
   { flag: 'decision-log-sample-rate', env: 'CHARTER_DECISION_LOG_SAMPLE_RATE', type: 'string', arg: 'R', help: 'fraction of decisions logged, 0..1 (default 1); decisions with condition errors are always logged' },
