@@ -33,14 +33,16 @@ if (peers?.grpc?.charter) {
   md();
   md(`Same client process, same channel options, interleaved rounds; each server in its own process. Sequential p50/p99 (one call at a time) and decisions/s with ${g.charter.inflight} calls in flight, medians of ${g.charter.rounds.length} rounds. ${when(peers)}.`);
   md();
-  md('| server | p50 µs | p99 µs | decisions/s | p50 vs echo | throughput vs echo |');
-  md('| --- | ---: | ---: | ---: | ---: | ---: |');
+  md('| server | p50 µs | p99 µs | decisions/s | p50 vs echo | throughput vs echo | server CPU µs/decision |');
+  md('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   const rows = [
     ['bare grpc-js echo (no decision)', g.echo],
     ['**Charter** `Authorize`', g.charter],
     [`Cerbos ${peers.versions?.['@cerbos/cerbos-linux-x64'] ?? ''} \`CheckResources\``, g.cerbos],
   ];
-  for (const [name, r] of rows) if (r) md(`| ${name} | ${fmt(r.p50_us, 0)} | ${fmt(r.p99_us, 0)} | ${fmt(r.rps, 0)} | ${ratio(r.p50_us, g.echo.p50_us)} | ${ratio(r.rps, g.echo.rps)} |`);
+  for (const [name, r] of rows) if (r) md(`| ${name} | ${fmt(r.p50_us, 0)} | ${fmt(r.p99_us, 0)} | ${fmt(r.rps, 0)} | ${ratio(r.p50_us, g.echo.p50_us)} | ${ratio(r.rps, g.echo.rps)} | ${fmt(r.server_cpu_us_per_decision, 0)} |`);
+  md();
+  md('Server CPU: CPU time of the server process (all threads, from /proc) per decision over the whole run — less sensitive to a busy machine than latency.');
   md();
 }
 
@@ -65,13 +67,14 @@ if (load?.results) {
   md();
   md(`One run, interleaved rounds, medians. Charter: ${load.charter}. ${when(load)}.`);
   md();
-  md('| call | p50 µs | p99 µs | decisions/s | vs echo |');
-  md('| --- | ---: | ---: | ---: | ---: |');
-  md(`| echo \`Authorize\` (no decision) | ${fmt(r.echo.p50_us, 0)} | ${fmt(r.echo.p99_us, 0)} | ${fmt(r.echo.rps, 0)} | 1.00× |`);
-  md(`| Charter \`Authorize\` | ${fmt(r.authorize.p50_us, 0)} | ${fmt(r.authorize.p99_us, 0)} | ${fmt(r.authorize.rps, 0)} | p50 ${ratio(r.authorize.p50_us, r.echo.p50_us)}, rps ${ratio(r.authorize.rps, r.echo.rps)} |`);
-  if (r.sidecar) md(`| through \`charter sidecar\` (cache hit) | ${fmt(r.sidecar.p50_us, 0)} | ${fmt(r.sidecar.p99_us, 0)} | ${fmt(r.sidecar.rps, 0)} | p50 ${ratio(r.sidecar.p50_us, r.echo.p50_us)}, rps ${ratio(r.sidecar.rps, r.echo.rps)} |`);
-  md(`| echo \`BatchAuthorize\` of ${load.batch} | ${fmt(r.echo_batch.p50_us, 0)} | ${fmt(r.echo_batch.p99_us, 0)} | ${fmt(r.echo_batch.rps, 0)} | 1.00× (batch) |`);
-  md(`| Charter \`BatchAuthorize\` of ${load.batch} | ${fmt(r.batch.p50_us, 0)} | ${fmt(r.batch.p99_us, 0)} | ${fmt(r.batch.rps, 0)} | rps ${ratio(r.batch.rps, r.echo_batch.rps)} of echo batch, ${ratio(r.batch.rps, r.authorize.rps)} of single Authorize |`);
+  const cpu = (x) => fmt(x.server_cpu_us_per_decision, 1);
+  md('| call | p50 µs | p99 µs | decisions/s | vs echo | server CPU µs/decision |');
+  md('| --- | ---: | ---: | ---: | ---: | ---: |');
+  md(`| echo \`Authorize\` (no decision) | ${fmt(r.echo.p50_us, 0)} | ${fmt(r.echo.p99_us, 0)} | ${fmt(r.echo.rps, 0)} | 1.00× | ${cpu(r.echo)} |`);
+  md(`| Charter \`Authorize\` | ${fmt(r.authorize.p50_us, 0)} | ${fmt(r.authorize.p99_us, 0)} | ${fmt(r.authorize.rps, 0)} | p50 ${ratio(r.authorize.p50_us, r.echo.p50_us)}, rps ${ratio(r.authorize.rps, r.echo.rps)} | ${cpu(r.authorize)} |`);
+  if (r.sidecar) md(`| through \`charter sidecar\` (cache hit) | ${fmt(r.sidecar.p50_us, 0)} | ${fmt(r.sidecar.p99_us, 0)} | ${fmt(r.sidecar.rps, 0)} | p50 ${ratio(r.sidecar.p50_us, r.echo.p50_us)}, rps ${ratio(r.sidecar.rps, r.echo.rps)} | ${cpu(r.sidecar)} (sidecar) |`);
+  md(`| echo \`BatchAuthorize\` of ${load.batch} | ${fmt(r.echo_batch.p50_us, 0)} | ${fmt(r.echo_batch.p99_us, 0)} | ${fmt(r.echo_batch.rps, 0)} | 1.00× (batch) | ${cpu(r.echo_batch)} |`);
+  md(`| Charter \`BatchAuthorize\` of ${load.batch} | ${fmt(r.batch.p50_us, 0)} | ${fmt(r.batch.p99_us, 0)} | ${fmt(r.batch.rps, 0)} | rps ${ratio(r.batch.rps, r.echo_batch.rps)} of echo batch, ${ratio(r.batch.rps, r.authorize.rps)} of single Authorize | ${cpu(r.batch)} |`);
   md();
   md('Batch rows: p50/p99 are per call (of the whole batch), decisions/s count every decision in it.');
   md();
