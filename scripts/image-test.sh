@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # npm run image:test — build the Charter image from the Dockerfile without a Docker engine, run
-# it, check gRPC health and one decision, and remove what it made.
+# it, check gRPC health and one decision (directly and through `charter sidecar` from the same
+# image), a graceful SIGTERM stop, and remove what it made.
 #
 # Where no base image can be pulled, the Dockerfile's FROM image is replaced by a local stand-in:
 # a debootstrapped Debian root (the suite named in the FROM tag) with Node (the version in the
@@ -33,6 +34,7 @@ KEEP=${CHARTER_IMAGE_KEEP:-0}
 RUN_ID="$$-$(date +%s)"
 IMAGE="localhost/charter:image-test-${RUN_ID}"
 CONTAINER="charter-image-test-${RUN_ID}"
+SIDECAR="charter-image-test-sidecar-${RUN_ID}"
 # The demo decision the bundled policies and demo data must allow.
 ACTOR='spiffe://personnel.acme.test/eid/1001'
 ACTION='read'
@@ -48,13 +50,15 @@ BASE_TAGGED=0
 cleanup() {
   local status=$?
   set +e
-  if podman container exists "$CONTAINER" 2>/dev/null; then
-    if [ "$status" -ne 0 ]; then
-      log "container logs ($CONTAINER)"
-      podman logs --tail 60 "$CONTAINER" >&2
+  for name in "$SIDECAR" "$CONTAINER"; do
+    if podman container exists "$name" 2>/dev/null; then
+      if [ "$status" -ne 0 ]; then
+        log "container logs ($name)"
+        podman logs --tail 40 "$name" >&2
+      fi
+      podman rm -f -t 2 "$name" >/dev/null
     fi
-    podman rm -f -t 2 "$CONTAINER" >/dev/null
-  fi
+  done
   if [ "$KEEP" != 1 ]; then
     podman image exists "$IMAGE" 2>/dev/null && podman rmi -f "$IMAGE" >/dev/null
     [ "$BASE_TAGGED" = 1 ] && podman rmi -f "$BASE_REF" >/dev/null 2>&1
@@ -261,12 +265,28 @@ node scripts/grpc-probe.mjs authorize --target "127.0.0.1:$GRPC_PORT" \
   --actor "$ACTOR" --action "$ACTION" --resource "$RESOURCE" --expect DECISION_ALLOW \
   || fail "decision for $ACTOR $ACTION $RESOURCE"
 
+# The sidecar from the same image, as in deploy/k8s/examples/app-with-sidecar, in front of it.
+SIDECAR_PORT=$(free_port)
+SIDECAR_HTTP_PORT=$(free_port)
+log "sidecar $SIDECAR (127.0.0.1:$SIDECAR_PORT → 127.0.0.1:$GRPC_PORT, HTTP 127.0.0.1:$SIDECAR_HTTP_PORT)"
+podman_run -d --name "$SIDECAR" --no-healthcheck --read-only --tmpfs /tmp "$IMAGE" \
+  sidecar --upstream "127.0.0.1:$GRPC_PORT" --listen "127.0.0.1:$SIDECAR_PORT" \
+  --http-port "$SIDECAR_HTTP_PORT" --http-host 127.0.0.1 >/dev/null
+node scripts/grpc-probe.mjs health --target "127.0.0.1:$SIDECAR_PORT" --wait 20 || fail "sidecar gRPC health"
+podman exec -e CHARTER_HTTP_PORT="$SIDECAR_HTTP_PORT" "$SIDECAR" node /app/healthcheck.mjs \
+  && echo "sidecar HTTP /healthz: healthy" || fail "sidecar /healthz"
+node scripts/grpc-probe.mjs authorize --target "127.0.0.1:$SIDECAR_PORT" \
+  --actor "$ACTOR" --action "$ACTION" --resource "$RESOURCE" --expect DECISION_ALLOW \
+  || fail "decision through the sidecar"
+
 log "graceful stop (SIGTERM)"
-stop_started=$(date +%s%N)
-podman stop -t 15 "$CONTAINER" >/dev/null
-stop_ms=$(( ($(date +%s%N) - stop_started) / 1000000 ))
-exit_code=$(podman inspect --format '{{.State.ExitCode}}' "$CONTAINER")
-echo "stopped in ${stop_ms} ms, exit code $exit_code"
-[ "$exit_code" = 0 ] || fail "exit code $exit_code after SIGTERM (137 = it had to be killed)"
+for name in "$SIDECAR" "$CONTAINER"; do
+  stop_started=$(date +%s%N)
+  podman stop -t 15 "$name" >/dev/null
+  stop_ms=$(( ($(date +%s%N) - stop_started) / 1000000 ))
+  exit_code=$(podman inspect --format '{{.State.ExitCode}}' "$name")
+  echo "$name: stopped in ${stop_ms} ms, exit code $exit_code"
+  [ "$exit_code" = 0 ] || fail "$name: exit code $exit_code after SIGTERM (137 = it had to be killed)"
+done
 
 log "image:test passed (image size $(( size_bytes / 1000000 )) MB)"
