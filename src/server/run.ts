@@ -114,7 +114,9 @@ export async function runServe(config: ServeConfig): Promise<number> {
       configureHttp: (router, s) => registerAuthzen(router, { ...s, store, apiKey: config.httpApiKey }),
     });
   } catch (err) {
-    logger.fatal({ err: { message: (err as Error).message } }, (err as Error).message);
+    logger.fatal({ err: { message: (err as Error).message } }, 'cannot start the server');
+    // The diagnostics, readable, for the person at the terminal.
+    process.stderr.write(`charter serve: ${(err as Error).message}\n`);
     await store.close();
     if (demoDir) rmSync(demoDir, { recursive: true, force: true });
     return 1;

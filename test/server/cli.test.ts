@@ -247,6 +247,20 @@ describe('charter serve with a data directory, Admin token and SIGHUP', () => {
   });
 });
 
+describe('charter serve with a broken policy set', () => {
+  it('refuses to start and prints every error with file:line:col', async () => {
+    const policies = copyPolicies();
+    try {
+      writeFileSync(join(policies, 'payments', 'broken.yaml'), 'apiVersion: charter.dev/v1\nrules:\n  - id: x\n    effect: allow\n    actors: "*"\n    actions: [read]\n    resources: ["uon://x/*"]\n    condition: actor.region ==\n');
+      const res = await charter(['serve', '--policies', policies, '--grpc-port', '0', '--http-port', '0']);
+      expect(res.code).toBe(1);
+      expect(res.stdout + res.stderr).toMatch(/broken\.yaml:\d+:\d+/);
+    } finally {
+      rmSync(policies, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('charter serve --workers 2', () => {
   it('serves from two worker processes on one port and stops cleanly', async () => {
     const s = await serve(['--workers', '2', '--decision-log', 'off'], {}, (l) => typeof l.grpcPort === 'number' && typeof l.workers === 'number');
