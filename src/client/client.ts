@@ -184,8 +184,9 @@ export class CharterClient {
       // Come back quickly after a server restart (grpc's default backoff grows to two minutes).
       'grpc.initial_reconnect_backoff_ms': Math.min(options.reconnect?.initialMs ?? 50, reconnectMax) || 50,
       'grpc.max_reconnect_backoff_ms': reconnectMax,
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
+      // Notice a silently dead connection (the stream would look alive) within ~15 s.
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
     };
     if (options.tls !== undefined && options.tls !== true && options.tls.serverName) {
       channelOptions['grpc.ssl_target_name_override'] = options.tls.serverName;
@@ -370,6 +371,7 @@ export class CharterClient {
   /** One Authorize call; `key` undefined: the answer is not cached. */
   private fetchOne(key: string | undefined, request: CheckRequest): Promise<CheckResult> {
     this.counters.rpcs++;
+    const sentAt = performance.now();
     return new Promise<CheckResult>((resolve) => {
       try {
         this.authorize(toMessage(request), this.metadata(), { deadline: Date.now() + this.deadlineMs }, (err, res) => {
@@ -377,7 +379,7 @@ export class CharterClient {
             resolve(this.failure(err, 'authorize', 1));
             return;
           }
-          resolve(this.answer(key, request, res as AuthorizeResponseMessage));
+          resolve(this.answer(key, request, res as AuthorizeResponseMessage, sentAt));
         });
       } catch (err) {
         // Serialization of an unusual context value, a closed channel: still a DENY.
@@ -388,6 +390,7 @@ export class CharterClient {
 
   private fetchBatch(items: { key: string | undefined; request: CheckRequest; done: Deferred }[]): void {
     this.counters.rpcs++;
+    const sentAt = performance.now();
     const failAll = (err: ServiceError | Error): void => {
       const answer = this.failure(err, 'batch', items.length);
       for (const item of items) item.done.resolve(answer);
@@ -399,16 +402,16 @@ export class CharterClient {
         if (responses.length !== items.length) {
           return failAll(Object.assign(new Error(`BatchAuthorize answered ${responses.length} of ${items.length} requests`), { code: 'BAD_RESPONSE' }));
         }
-        for (let i = 0; i < items.length; i++) items[i].done.resolve(this.answer(items[i].key, items[i].request, responses[i]));
+        for (let i = 0; i < items.length; i++) items[i].done.resolve(this.answer(items[i].key, items[i].request, responses[i], sentAt));
       });
     } catch (err) {
       failAll(err as Error);
     }
   }
 
-  private answer(key: string | undefined, request: CheckRequest, res: AuthorizeResponseMessage): CheckResult {
+  private answer(key: string | undefined, request: CheckRequest, res: AuthorizeResponseMessage, sentAt: number): CheckResult {
     const result = resultOf(res, false);
-    if (key !== undefined && !this.closed) this.cache.store(key, request, res, result);
+    if (key !== undefined && !this.closed) this.cache.store(key, request, res, result, sentAt);
     return result;
   }
 

@@ -19,7 +19,7 @@ export interface CacheEntry {
   /** The answer for a hit, already resolved: a hit allocates nothing. */
   readonly hit: Promise<CheckResult>;
   readonly allowed: boolean;
-  /** performance.now() when the answer arrived. */
+  /** performance.now() when the question was sent (the answer is at least this old). */
   readonly fetchedAt: number;
   readonly entityIds: readonly string[];
   readonly relations: boolean;
@@ -99,10 +99,13 @@ export class DecisionCache {
 
   /**
    * Caches `result` (the answer to `res`) for `request` under `key` when the rules allow; true
-   * if cached. The request must be `cacheable` (key.ts).
+   * if cached. The request must be `cacheable` (key.ts). `sentAt` is performance.now() when the
+   * question was sent: the server's TTL started then at the latest, so the time the answer took
+   * to come back is taken off it (a time-window decision must not outlive its window).
    */
-  store(key: string, request: { actor: string; action: string; resource: string }, res: AuthorizeResponseMessage, result: CheckResult): boolean {
-    let ttl = Math.min(Number(res.cacheTtlMs) || 0, this.ttlMs);
+  store(key: string, request: { actor: string; action: string; resource: string }, res: AuthorizeResponseMessage, result: CheckResult, sentAt: number): boolean {
+    const now = performance.now();
+    let ttl = Math.min(Math.floor((Number(res.cacheTtlMs) || 0) - (now - sentAt)), this.ttlMs);
     if (!(ttl > 0)) return false;
     if (this.connected) {
       if (res.policyRevision !== this.policyRevision) return false;
@@ -114,7 +117,7 @@ export class DecisionCache {
     const entry: CacheEntry = {
       hit: Promise.resolve(cachedCopy(result)),
       allowed: result.allowed,
-      fetchedAt: performance.now(),
+      fetchedAt: sentAt,
       entityIds: result.entityIds,
       relations: result.dependsOnRelations,
       actorLength: request.actor.length,
