@@ -57,8 +57,10 @@ function createLoggers(config: ServeConfig): { logger: Logger; decisionLogger: L
   const logger = pino({ level: config.logLevel, base, name: 'charter' });
   if (config.decisionLog === 'off') return { logger, decisionLogger: undefined, decisionDestination: undefined };
   const dest = config.decisionLog === 'stdout' ? 1 : config.decisionLog === 'stderr' ? 2 : config.decisionLog;
-  // Asynchronous: entries are buffered and written off the request path.
-  const decisionDestination = pino.destination({ dest, sync: false, minLength: 4096, mkdir: typeof dest === 'string' });
+  // Asynchronous: a write in progress never blocks the next entry, which is buffered and
+  // written when the previous write finishes (so a busy server writes in large chunks and a
+  // quiet one still shows each entry at once).
+  const decisionDestination = pino.destination({ dest, sync: false, mkdir: typeof dest === 'string' });
   const decisionLogger = pino({ level: 'info', base, name: 'charter.decision' }, decisionDestination);
   return { logger, decisionLogger, decisionDestination };
 }

@@ -166,7 +166,7 @@ describe('charter serve with a data directory, Admin token and SIGHUP', () => {
     await store.importFiles([join(policies, 'payments', 'data.ndjson')]);
     await store.store.close();
     // Settings from the environment; the flag for the policy directory.
-    s = await serve(['--policies', policies, '--no-watch'], { CHARTER_DATA: data, CHARTER_ADMIN_TOKEN: TOKEN, CHARTER_HOST: '127.0.0.1', CHARTER_POLICIES: '/nonexistent' });
+    s = await serve(['--policies', policies, '--no-watch', '--decision-log', join(ndjson, 'decisions.log'), '--redact-context-keys', 'ip,token'], { CHARTER_DATA: data, CHARTER_ADMIN_TOKEN: TOKEN, CHARTER_HOST: '127.0.0.1', CHARTER_POLICIES: '/nonexistent' });
   }, 30_000);
   afterAll(async () => {
     await s?.stop();
@@ -201,6 +201,22 @@ describe('charter serve with a data directory, Admin token and SIGHUP', () => {
     expect(res.stderr).toContain('nothing was sent');
     const check = await charter(['authorize', '--target', `127.0.0.1:${s.grpcPort}`, '--actor', alice, '--action', 'read', '--resource', 'uon://payments/payment/p-bad']);
     expect(check.code).toBe(1);
+  });
+
+  it('writes the decision log to the configured file with context keys redacted', async () => {
+    const res = await charter(['authorize', '--target', `127.0.0.1:${s.grpcPort}`, '--actor', alice, '--action', 'refund', '--resource', 'uon://payments/payment/p-100', '--context', '{"ip":"10.9.9.9","token":"abc","country":"GB"}']);
+    expect(res.code).toBeLessThan(2);
+    const entry = await waitFor('decision log entry', () => {
+      if (!existsSync(join(ndjson, 'decisions.log'))) return undefined;
+      return readFileSync(join(ndjson, 'decisions.log'), 'utf8')
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((e) => e.action === 'refund');
+    });
+    expect(entry).toMatchObject({ actor: alice, resource: 'uon://payments/payment/p-100', context: { ip: '[REDACTED]', token: '[REDACTED]', country: 'GB' } });
+    expect(typeof entry.requestId).toBe('string');
+    expect(typeof entry.policyRevision).toBe('string');
   });
 
   it('charter write with a wrong token is refused', async () => {
