@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { isMap, isNode, isPair, isScalar, parseDocument, type Document } from 'yaml';
+import { isMap, isNode, isPair, isScalar, parseDocument, visit, type Document } from 'yaml';
 import { SourceText, type Diagnostic } from './diagnostics.js';
 
 // ajv is CommonJS; its default export does not survive NodeNext interop cleanly.
@@ -45,7 +45,16 @@ export class YamlDocument {
     for (const warning of this.doc.warnings) {
       this.diagnostics.push(this.source.diagnostic(warning.pos[0], `YAML: ${firstLine(warning.message)}`, 'warning'));
     }
-    this.data = this.doc.errors.length === 0 ? this.doc.toJS({ maxAliasCount: 100 }) : undefined;
+    let data: unknown;
+    if (this.doc.errors.length === 0) {
+      try {
+        data = this.doc.toJS({ maxAliasCount: 100 });
+      } catch (err) {
+        // An alias to no anchor, or an alias bomb: the parser accepts them, toJS throws.
+        this.diagnostics.push(this.source.diagnostic(firstAliasOffset(this.doc), `YAML: ${firstLine((err as Error).message)}`));
+      }
+    }
+    this.data = data;
   }
 
   get ok(): boolean {
@@ -219,4 +228,16 @@ export function editDistance(a: string, b: string): number {
 
 function firstLine(message: string): string {
   return message.split('\n')[0];
+}
+
+/** Offset of the first alias (`*name`) in the document, 0 when there is none. */
+function firstAliasOffset(doc: Document): number {
+  let offset = 0;
+  visit(doc, {
+    Alias(_key, node) {
+      offset = node.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  return offset;
 }
