@@ -8,7 +8,10 @@
 //      API server): the objects are type-checked by TypeScript against the package's typings,
 //      whose excess-property check catches unknown fields at any depth;
 //   4. every pod template meets the security rules we promise (non-root, read-only root
-//      filesystem, no privilege escalation, all capabilities dropped, memory requests/limits).
+//      filesystem, no privilege escalation, all capabilities dropped, memory requests/limits);
+//   5. the Deployment's init containers run here against ConfigMap volumes laid out as the
+//      kubelet does, and `charter check` / `charter test` pass on the policy folder the server
+//      would read, whose store they seeded (scripts/k8s-pod-sim.mjs; needs dist/).
 //
 // Renderer: $KUBECTL, else `kubectl` on PATH (with kustomize v5+), else (or with KUBECTL=bundled)
 // a kubectl taken from an
@@ -22,6 +25,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inflateRawSync } from 'node:zlib';
 import { parseAllDocuments } from 'yaml';
+import { simulateDeployment } from './k8s-pod-sim.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 // Each folder here is rendered and checked; the first is what `kubectl apply -k deploy/k8s` installs.
@@ -218,6 +222,15 @@ for (const item of rendered) {
   }
   if (problems.length > 0) fail(`${label(item)} pod security`, problems);
   else pass(`${label(item)} pod security`);
+}
+
+// ---- 5. the Deployment's init containers, run here --------------------------------------------
+for (const item of rendered.filter(({ doc }) => doc.kind === 'Deployment')) {
+  const configMaps = rendered.filter((r) => r.source === item.source && r.doc.kind === 'ConfigMap').map((r) => r.doc);
+  for (const result of simulateDeployment(item.doc, configMaps)) {
+    if (result.ok) pass(`${label(item)} pod simulation: ${result.name}${result.details.length ? ` (${result.details.join('; ')})` : ''}`);
+    else fail(`${label(item)} pod simulation: ${result.name}`, result.details);
+  }
 }
 
 process.stdout.write(`\nk8s: ${passed} passed, ${failed} failed\n`);

@@ -2,8 +2,8 @@
 // Generates deploy/k8s/base/policies/: a kustomize Component with
 //   - the charter-policies ConfigMap: every file under policies/ (keys are the relative paths
 //     with "/" spelled "__", since ConfigMap keys cannot contain "/"),
-//   - a patch giving the Deployment's `policies` volume one item per key, so the pod sees the
-//     same tree as policies/ (policy tests keep finding their fixtures),
+//   - a patch giving the Deployment's `policies-source` volume one item per key, so the pod sees
+//     the same tree as policies/ (policy tests keep finding their fixtures),
 //   - the charter-seed ConfigMap: the NDJSON attribute files under policies/ (the demo data),
 //     which the init container imports into each replica's store.
 // kustomize reads no file outside its kustomization root, so the files are copied in.
@@ -87,7 +87,7 @@ async function generate() {
         spec: {
           volumes: [
             {
-              name: 'policies',
+              name: 'policies-source',
               configMap: { name: 'charter-policies', items: entries.map(([key, rel]) => ({ key, path: rel })) },
             },
           ],
