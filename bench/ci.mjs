@@ -16,7 +16,7 @@ import { compareInterleaved } from './lib/load.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
 import { ROOT } from './lib/payments.mjs';
 import { median, round } from './lib/stats.mjs';
-import { AUTHORIZE_REQUEST, authorizationClient, startCharter, startEcho } from './lib/targets.mjs';
+import { AUTHORIZE_REQUEST, authorizationClient, serveBuilt, startCharter, startEcho, storeBuilt } from './lib/targets.mjs';
 import { measureInterleaved, sinkValue } from './lib/timing.mjs';
 
 const started = Date.now();
@@ -141,6 +141,8 @@ const out = { metrics, ratios: Object.fromEntries(Object.entries(ratios).map(([k
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
 writeFileSync(join(ROOT, 'bench', 'results', 'ci.json'), JSON.stringify(out, null, 2) + '\n');
 log(`wrote bench/results/ci.json (${out.seconds} s)`);
-const failed = gates.some((g) => g.status === 'fail') || (process.env.BENCH_CI_STRICT === '1' && missing.length > 0);
-if (serverError && process.env.BENCH_CI_STRICT === '1') log(String(serverError.stack ?? serverError));
+// A server that is built but does not start is a failure, not a missing component.
+const brokenServer = serverError !== undefined && serveBuilt() && storeBuilt();
+if (brokenServer) log(`FAIL    the built Charter server did not start:\n${serverError.message}`);
+const failed = brokenServer || gates.some((g) => g.status === 'fail') || (process.env.BENCH_CI_STRICT === '1' && missing.length > 0);
 process.exit(failed ? 1 : 0);
