@@ -83,6 +83,15 @@ if (!values['skip-grpc']) {
     const [ca, ka] = [await c.authorize(AUTHORIZE_REQUEST), await k.check(cerbosReq)];
     if (ca.decision !== 'DECISION_ALLOW') throw new Error(`Charter answered ${ca.decision}`);
     if (cerbosEffect(ka) !== 'EFFECT_ALLOW') throw new Error(`Cerbos answered ${JSON.stringify(ka)}`);
+    // The translation really decides: another region, or a request from abroad, is denied.
+    const otherRegion = cerbosRequest('read');
+    otherRegion.principal.attr.region = { stringValue: 'amer' };
+    const abroad = cerbosRequest('read');
+    abroad.principal.attr.request_country = { stringValue: 'FR' };
+    for (const req of [otherRegion, abroad]) {
+      const res = await k.check(req);
+      if (cerbosEffect(res) !== 'EFFECT_DENY') throw new Error(`Cerbos policy translation broken: expected DENY, got ${JSON.stringify(res)}`);
+    }
     log('  over gRPC (interleaved rounds):');
     const load = await compareInterleaved(
       [
