@@ -39,10 +39,10 @@ const SETTINGS: Setting[] = [
   { flag: 'stale-allow-ms', env: 'CHARTER_STALE_ALLOW_MS', arg: 'MS', help: 'while cut off from invalidations, cached ALLOWs older than this are not served (default 1000)' },
   { flag: 'shutdown-grace-ms', env: 'CHARTER_SHUTDOWN_GRACE_MS', arg: 'MS', help: 'how long SIGTERM waits for in-flight calls (default 5000)' },
   { flag: 'log-level', env: 'CHARTER_LOG_LEVEL', arg: 'LEVEL', help: 'trace, debug, info, warn, error, fatal, silent (default info)' },
-  { flag: 'tls-ca', env: 'CHARTER_TLS_CA', arg: 'FILE', help: 'CA bundle to verify the server (enables TLS to the upstream)' },
-  { flag: 'tls-cert', env: 'CHARTER_TLS_CERT', arg: 'FILE', help: 'client certificate (mTLS to the upstream)' },
-  { flag: 'tls-key', env: 'CHARTER_TLS_KEY', arg: 'FILE', help: 'client private key (mTLS to the upstream)' },
-  { flag: 'tls-server-name', env: 'CHARTER_TLS_SERVER_NAME', arg: 'NAME', help: 'name to verify in the server certificate' },
+  { flag: 'tls-ca', env: 'CHARTER_UPSTREAM_TLS_CA', arg: 'FILE', help: 'CA bundle to verify the server (enables TLS to the upstream)' },
+  { flag: 'tls-cert', env: 'CHARTER_UPSTREAM_TLS_CERT', arg: 'FILE', help: 'client certificate (mTLS to the upstream)' },
+  { flag: 'tls-key', env: 'CHARTER_UPSTREAM_TLS_KEY', arg: 'FILE', help: 'client private key (mTLS to the upstream)' },
+  { flag: 'tls-server-name', env: 'CHARTER_UPSTREAM_TLS_SERVER_NAME', arg: 'NAME', help: 'name to verify in the server certificate' },
 ];
 
 export function sidecarUsage(): string {
