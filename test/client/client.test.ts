@@ -1,6 +1,9 @@
 /** CharterClient against a real server: hits, misses, TTL, coalescing, batches, revocation. */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CharterClient } from '../../src/client/index.js';
+import { copyPolicies } from '../server/helpers.js';
 import { ALICE, ALICE_ATTRIBUTES, BOB, P100, P200, TOPIC, serverCalls, sleep, startServer, waitFor, writeEntity, writeTuple, type Harness } from './helpers.js';
 
 const READ_P100 = { actor: ALICE, action: 'read', resource: P100 };
@@ -172,6 +175,42 @@ describe('CharterClient with a server that says "do not cache"', () => {
       expect(again).toMatchObject({ allowed: true, cached: false });
       expect(await serverCalls(h)).toBe(before + 2);
       expect(c.stats().size).toBe(0);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe('CharterClient across a policy reload', () => {
+  let h: Harness;
+  let dir: string;
+  beforeAll(async () => {
+    dir = copyPolicies();
+    h = await startServer({ policiesDir: dir, watchPolicies: false });
+  });
+  afterAll(async () => {
+    await h?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('drops every cached decision when the server serves a new policy revision', async () => {
+    const c = new CharterClient({ target: h.target, deadlineMs: 5_000, cache: { maxEntries: 100, ttlMs: 600_000 } });
+    try {
+      expect(await c.ready()).toBe(true);
+      const before = await c.check(READ_P100);
+      expect(before.allowed).toBe(true);
+      expect((await c.check(READ_P100)).cached).toBe(true);
+      // Take the read rule away.
+      const file = join(dir, 'payments', 'payments.yaml');
+      writeFileSync(file, readFileSync(file, 'utf8').replace('actions: [read]', 'actions: [read-archived]'));
+      const outcome = await h.server.reload('test');
+      expect(outcome.ok).toBe(true);
+      const after = await waitFor('the new revision to reach the client', async () => {
+        const r = await c.check(READ_P100);
+        return r.revision.policy !== before.revision.policy ? r : undefined;
+      });
+      expect(after).toMatchObject({ allowed: false, cached: false });
+      expect(after.revision.policy).toBe(h.server.decisionPoint.policyRevision);
     } finally {
       c.close();
     }
