@@ -3,7 +3,7 @@
  *   import      lines/s of importNdjson over N entities (+ tuples), and the 200k-entity CLI import
  *   size        data.mdb on disk for N entities, and after a compacting backup
  *   get         random getAttributes() over N entities, median ns/op
- *   lru         hot-set reads: plain LMDB get vs an lru-cache in front (keyed by id and revision)
+ *   cache       the same reads with the attribute cache (lru-cache, emptied on each new revision)
  *   related     related() through 3 member hops (hit), and a miss that walks the whole tree
  *
  *   npm run bench:store                   N = 1,000,000
@@ -18,7 +18,6 @@ import { once } from 'node:events';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LRUCache } from 'lru-cache';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { AttributeStore, importNdjson } = await import(join(ROOT, 'dist/store/index.js'));
@@ -131,59 +130,46 @@ const compact = statSync(join(compactDir, 'data.mdb'));
 log(`size: data.mdb ${mib(mdb.size)} (allocated ${mib(mdb.blocks * 512)}); compacted backup ${mib(compact.size)}; ${Math.round(compact.size / lines)} bytes/line`);
 rmSync(compactDir, { recursive: true, force: true });
 
-// ---- random get ----
+// ---- random get, without and with the attribute cache ----
+await store.close();
+const plain = AttributeStore.open(storeDir, { attributeCacheSize: 0 });
 const ids = Array.from(randomIndexes(BATCH * (ROUNDS + 3), N), employee);
-const get = measure((i) => store.getAttributes(ids[i]));
-log(`getAttributes, random over ${N}: ${fmt(get)}`);
-const getMiss = measure((i) => store.getAttributes(ids[i] + 'x'));
-log(`getAttributes, unknown id: ${fmt(getMiss)}`);
-
-// ---- LRU in front of the hot set ----
-// The cache must be keyed by revision too, or a commit from another process would be missed:
-// so every hit still pays one revision() read.
 const HOT = 1000;
 const hotIds = Array.from(randomIndexes(BATCH * (ROUNDS + 3), HOT, 7), (k) => employee(k * 97));
-const lru = new LRUCache({ max: 10_000 });
-let cachedRevision = -1;
-const viaLru = (id) => {
-  const revision = store.revision();
-  if (revision !== cachedRevision) {
-    lru.clear();
-    cachedRevision = revision;
-  }
-  let v = lru.get(id);
-  if (v === undefined) {
-    v = store.getAttributes(id);
-    if (v !== undefined) lru.set(id, v);
-  }
-  return v;
-};
-const hotPlain = measure((i) => store.getAttributes(hotIds[i]));
-const hotLru = measure((i) => viaLru(hotIds[i]));
-const lruNoCheck = measure((i) => lru.get(hotIds[i]));
-const revisionOnly = measure(() => store.revision());
-log(`hot set of ${HOT}: plain get ${fmt(hotPlain)}`);
-log(`hot set of ${HOT}: lru + revision check ${fmt(hotLru)}`);
-log(`  (lru.get alone ${fmt(lruNoCheck)}; revision() alone ${fmt(revisionOnly)})`);
+const get = measure((i) => plain.getAttributes(ids[i]));
+const getMiss = measure((i) => plain.getAttributes(ids[i] + 'x'));
+const hotPlain = measure((i) => plain.getAttributes(hotIds[i]));
+const revisionOnly = measure(() => plain.revision());
+log(`getAttributes, no cache, random over ${N}: ${fmt(get)}`);
+log(`getAttributes, no cache, unknown id: ${fmt(getMiss)}`);
+log(`getAttributes, no cache, hot set of ${HOT}: ${fmt(hotPlain)}`);
+log(`revision(): ${fmt(revisionOnly)}`);
 
 // ---- related ----
 const users = Array.from(randomIndexes(BATCH * (ROUNDS + 3), N, 99));
 const relHit = measure((i) => {
   const u = users[i];
-  return store.related(`uon://kafka/topic/t${u % TOPICS}`, 'owner', employee(u));
+  return plain.related(`uon://kafka/topic/t${u % TOPICS}`, 'owner', employee(u));
 });
 const relMiss = measure((i) => {
   const u = users[i];
-  return store.related(`uon://kafka/topic/t${(u + 1) % TOPICS}`, 'owner', employee(u));
+  return plain.related(`uon://kafka/topic/t${(u + 1) % TOPICS}`, 'owner', employee(u));
 }, 200);
 const direct = measure((i) => {
   const u = users[i];
-  return store.hasTuple(`team:t${u % TOPICS}-b`, 'member', employee(u));
+  return plain.hasTuple(`team:t${u % TOPICS}-b`, 'member', employee(u));
 });
 log(`related(), 3 member hops, hit: ${fmt(relHit)}`);
 log(`related(), miss (walks all ${Math.round(N / TOPICS)} members of the other topic's tree): ${fmt(relMiss)}`);
 log(`hasTuple(), direct: ${fmt(direct)}`);
-await store.close();
+await plain.close();
+
+const cached = AttributeStore.open(storeDir);
+const getCached = measure((i) => cached.getAttributes(ids[i]));
+const hotCached = measure((i) => cached.getAttributes(hotIds[i]));
+log(`getAttributes, with cache (10k entries), random over ${N}: ${fmt(getCached)}`);
+log(`getAttributes, with cache (10k entries), hot set of ${HOT}: ${fmt(hotCached)}`);
+await cached.close();
 rmSync(storeDir, { recursive: true, force: true });
 
 // ---- 200k entities through the CLI ----

@@ -3,8 +3,9 @@
  * environment, read synchronously on the decision hot path.
  *
  * Concurrency: LMDB allows one writer and any number of readers across processes; readers never
- * block and see the last committed transaction. lmdb-js renews this process's read snapshot on each
- * event-loop turn, so `revision()` polled from a timer sees commits made by another process (e.g. a
+ * block and see the last committed transaction. lmdb-js keeps a read snapshot for the synchronous
+ * run of code that took it and drops it in a setTimeout(0), so reads within one decision are
+ * consistent, and `revision()` polled from a timer sees commits made by another process (e.g. a
  * `charter import` running beside `charter serve`).
  */
 import { mkdirSync, existsSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { relatedThroughGroups, DEFAULT_MAX_DEPTH } from '../relations/traverse.js';
 import { ChangeLog, DEFAULT_CHANGE_LOG_MAX_ITEMS, DEFAULT_CHANGE_LOG_SIZE, type ChangeSet } from './changelog.js';
+import { AttributeCache } from './attribute-cache.js';
 import { EntityTable } from './entities.js';
 import { ReadOnlyStoreError, StoreFullError, isStoreFull } from './errors.js';
 import { RelationIndex } from './relations.js';
@@ -28,7 +30,11 @@ export interface StoreOptions {
   changeLogSize?: number;
   /** A revision changing more ids + tuples than this is logged as "flush all" (default 1000). */
   changeLogMaxItems?: number;
+  /** Entities whose decoded attributes are kept in memory (default 10,000; 0 = none). */
+  attributeCacheSize?: number;
 }
+
+export const DEFAULT_ATTRIBUTE_CACHE_SIZE = 10_000;
 
 export interface WriteResult {
   revision: number;
@@ -45,12 +51,10 @@ export class AttributeStore {
   private readonly entities: EntityTable;
   private readonly relations: RelationIndex;
   private readonly changes: ChangeLog;
+  private readonly cache?: AttributeCache;
   private readonly readOnly: boolean;
   private readonly listeners = new Set<CommitListener>();
   private closed = false;
-  // Bound once so the traversal does not allocate a closure per call.
-  private readonly lookupSubjects = (object: string, relation: string): Iterable<string> =>
-    this.relations.subjects(object, relation);
 
   private constructor(dir: string, options: StoreOptions) {
     this.dir = dir;
@@ -70,6 +74,12 @@ export class AttributeStore {
       options.changeLogSize ?? DEFAULT_CHANGE_LOG_SIZE,
       options.changeLogMaxItems ?? DEFAULT_CHANGE_LOG_MAX_ITEMS,
     );
+    const cacheSize = options.attributeCacheSize ?? DEFAULT_ATTRIBUTE_CACHE_SIZE;
+    if (cacheSize > 0) {
+      const changes = this.changes;
+      const entities = this.entities;
+      this.cache = new AttributeCache(cacheSize, () => changes.revision(), (id) => entities.get(id));
+    }
   }
 
   /** Opens (and creates, unless read-only) the store in `dir`. */
@@ -80,12 +90,20 @@ export class AttributeStore {
     return new AttributeStore(dir, options);
   }
 
+  /** The entity's attributes (frozen when served from the cache), or undefined when unknown. */
   getAttributes(id: string): Attributes | undefined {
-    return this.entities.get(id);
+    return this.cache ? this.cache.get(id) : this.entities.get(id);
   }
 
   related(object: string, relation: string, subject: string): boolean {
-    return relatedThroughGroups(this.lookupSubjects, object, relation, subject, this.maxDepth);
+    const relations = this.relations;
+    return relatedThroughGroups(
+      (o, r) => relations.subjectsLookingFor(o, r, subject),
+      object,
+      relation,
+      subject,
+      this.maxDepth,
+    );
   }
 
   hasTuple(object: string, relation: string, subject: string): boolean {
@@ -198,6 +216,7 @@ export class AttributeStore {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
+    this.cache?.clear();
     await this.env.close();
   }
 }

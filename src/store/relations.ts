@@ -13,6 +13,7 @@ import type { Database, Key, RootDatabase } from 'lmdb';
 import type { Tuple } from './records.js';
 
 type IndexKey = [string, string];
+const NONE: readonly string[] = [];
 // Sorts after any UTF-8 relation name: 0xff never occurs in UTF-8.
 const AFTER_ALL = new Uint8Array([0xff]);
 
@@ -37,6 +38,21 @@ export class RelationIndex {
   /** Lazy: traversal stops reading as soon as it finds the subject. */
   subjects(object: string, relation: string): Iterable<string> {
     return this.forward.getValues([object, relation]);
+  }
+
+  /**
+   * The subjects of (object, relation) as the traversal needs them when it looks for `target`:
+   * nothing for a node without such tuples (most nodes a traversal expands are leaves), just
+   * `[target]` when target is one of them (one seek instead of walking a long member list),
+   * else all of them. Measured in bench/store.bench.mjs: a 3-hop hit into a 200-member team
+   * went from ~54 µs to ~15-25 µs (min of rounds, loaded machine); a full miss stays as fast.
+   */
+  subjectsLookingFor(object: string, relation: string, target: string): Iterable<string> {
+    const key: IndexKey = [object, relation];
+    // On a dupSort DB a plain get returns the first duplicate: the cheapest "any tuples?" test.
+    if (this.forward.getBinaryFast(key) === undefined) return NONE;
+    if (this.forward.doesExist(key, target)) return [target];
+    return this.forward.getValues(key);
   }
 
   objects(subject: string, relation: string): Iterable<string> {

@@ -96,6 +96,45 @@ describe('entities', () => {
     }
   });
 
+  it('serves repeated reads from the cache, frozen, and never a stale value after a write', async () => {
+    await store.write([{ kind: 'entity', op: 'put', id: ALICE, attributes: { region: 'emea', groups: ['a'] } }]);
+    const first = store.getAttributes(ALICE)!;
+    expect(store.getAttributes(ALICE)).toBe(first); // the same decoded object: a cache hit
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(Object.isFrozen(first.groups)).toBe(true);
+    expect(store.getAttributes('spiffe://unknown')).toBeUndefined();
+    await store.write([{ kind: 'entity', op: 'put', id: ALICE, attributes: { region: 'amer' } }]);
+    expect(store.getAttributes(ALICE)).toEqual({ region: 'amer' });
+    await store.write([{ kind: 'entity', op: 'put', id: 'spiffe://unknown', attributes: { now: 'known' } }]);
+    expect(store.getAttributes('spiffe://unknown')).toEqual({ now: 'known' });
+  });
+
+  it("another instance's cache follows commits it did not make", async () => {
+    await store.write([{ kind: 'entity', op: 'put', id: ALICE, attributes: { v: 1 } }]);
+    const reader = AttributeStore.open(join(dir, 'data'), { readOnly: true });
+    try {
+      expect(reader.getAttributes(ALICE)).toEqual({ v: 1 });
+      await store.write([{ kind: 'entity', op: 'put', id: ALICE, attributes: { v: 2 } }]);
+      // lmdb-js drops a reader's snapshot in a setTimeout(0) after it was taken.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(reader.getAttributes(ALICE)).toEqual({ v: 2 });
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('with attributeCacheSize 0 every read decodes afresh', async () => {
+    const plain = AttributeStore.open(join(dir, 'data'), { attributeCacheSize: 0 });
+    await store.write([{ kind: 'entity', op: 'put', id: ALICE, attributes: { v: 1 } }]);
+    try {
+      const a = plain.getAttributes(ALICE);
+      expect(a).toEqual({ v: 1 });
+      expect(plain.getAttributes(ALICE)).not.toBe(a);
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('refuses to open a missing directory read-only', () => {
     expect(() => AttributeStore.open(join(dir, 'nope'), { readOnly: true })).toThrow(/no attribute store/);
   });
