@@ -207,6 +207,9 @@ export class CharterClient {
         onEvent: (event) => {
           this.counters.invalidationEvents++;
           this.cache.apply(event);
+          // A call already in flight may carry an answer this event makes stale: checks asked
+          // from now on must not join it (its own callers still get it; it is not cached).
+          this.inflight.clear();
         },
         onConnected: (connected) => {
           this.cache.setConnected(connected);
@@ -321,7 +324,7 @@ export class CharterClient {
         resolve(ok);
       };
       const waiter = (connected: boolean): void => {
-        if (connected) finish(true);
+        if (connected || this.closed) finish(connected);
       };
       const timer = setTimeout(() => finish(false), timeoutMs);
       this.streamWaiters.add(waiter);

@@ -80,6 +80,14 @@ describe('fail closed with the PDP down', () => {
     }
   });
 
+  it('ready() says false while nothing listens, and resolves at once on close()', async () => {
+    client = new CharterClient({ target: `127.0.0.1:${await closedPort()}` });
+    expect(await client.ready(100)).toBe(false);
+    const pending = client.ready(60_000);
+    client.close();
+    expect(await pending).toBe(false);
+  });
+
   it('rejects a request that is not one (a programming error, not a decision)', async () => {
     client = new CharterClient({ target: '127.0.0.1:1' });
     await expect(client.check({ actor: 1 } as never)).rejects.toThrow(TypeError);
