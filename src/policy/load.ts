@@ -1,5 +1,5 @@
 /** Reads a policy directory tree: every *.yaml / *.yml except policy tests (*.test.yaml). */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { compilePolicySet, type CompileResult, type PolicySource } from './compile.js';
 import type { PolicySetOptions } from './policy-set.js';
@@ -7,16 +7,30 @@ import type { PolicySetOptions } from './policy-set.js';
 const POLICY_FILE = /\.ya?ml$/;
 export const TEST_FILE = /\.test\.ya?ml$/;
 
-/** Lists files under `dir` whose names match, skipping dotfiles and node_modules; sorted. */
+/**
+ * Lists files under `dir` whose names match, skipping dotfiles and node_modules; sorted.
+ * Symbolic links are followed (a Kubernetes ConfigMap volume is made of them), each real
+ * directory visited once so a link cycle cannot loop.
+ */
 export async function listFiles(dir: string, accept: (name: string) => boolean): Promise<string[]> {
   const out: string[] = [];
+  const seenDirs = new Set<string>();
   const visit = async (current: string): Promise<void> => {
+    const real = await realpath(current);
+    if (seenDirs.has(real)) return;
+    seenDirs.add(real);
     const entries = await readdir(current, { withFileTypes: true });
     for (const entry of entries) {
       if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
       const full = join(current, entry.name);
-      if (entry.isDirectory()) await visit(full);
-      else if (entry.isFile() && accept(entry.name)) out.push(full);
+      let kind: { isDirectory(): boolean; isFile(): boolean } = entry;
+      if (entry.isSymbolicLink()) {
+        const target = await stat(full).catch(() => undefined);
+        if (target === undefined) continue; // a dangling link names nothing to load
+        kind = target;
+      }
+      if (kind.isDirectory()) await visit(full);
+      else if (kind.isFile() && accept(entry.name)) out.push(full);
     }
   };
   await visit(dir);

@@ -95,3 +95,28 @@ cases:
     expect(unknown.stderr).toContain("unknown command 'frobnicate'");
   });
 });
+
+describe('loading through symbolic links (Kubernetes ConfigMap volumes)', () => {
+  it('follows linked files and directories, once, skipping dot-directories', async () => {
+    const { loadPolicies } = await import('../../src/policy/index.js');
+    const { mkdirSync, symlinkSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'charter-links-'));
+    try {
+      // The kubelet layout: files are links into a hidden, atomically swapped ..data directory.
+      mkdirSync(join(dir, '..2026_11_26'));
+      writeFileSync(
+        join(dir, '..2026_11_26', 'p.yaml'),
+        'apiVersion: charter.dev/v1\nrules:\n  - id: r\n    effect: allow\n    actors: "*"\n    actions: [read]\n    resources: ["**"]\n',
+      );
+      symlinkSync('..2026_11_26', join(dir, '..data'));
+      symlinkSync(join('..data', 'p.yaml'), join(dir, 'p.yaml'));
+      symlinkSync('.', join(dir, 'loop')); // a cycle must not be followed forever
+      symlinkSync('missing.yaml', join(dir, 'dangling.yaml'));
+      const result = await loadPolicies(dir);
+      expect(result.diagnostics).toEqual([]);
+      expect(result.set?.ruleCount).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
