@@ -110,6 +110,11 @@ export class AttributeStore {
     return this.relations.has(object, relation, subject);
   }
 
+  /** Ids of stored entities starting with `prefix`, in id order, read lazily (AuthZEN search). */
+  entityIds(prefix: string): Iterable<string> {
+    return this.entities.idsWithPrefix(prefix);
+  }
+
   subjectsOf(object: string, relation: string): string[] {
     return [...this.relations.subjects(object, relation)];
   }

@@ -23,6 +23,14 @@ export class EntityTable {
     this.db.removeSync(id);
   }
 
+  /** Ids starting with `prefix`, in key order (lazily; stop iterating to stop reading). */
+  *idsWithPrefix(prefix: string): Iterable<string> {
+    for (const id of this.db.getKeys(prefix === '' ? {} : { start: prefix })) {
+      if (!id.startsWith(prefix)) return;
+      yield id;
+    }
+  }
+
   count(): number {
     return this.db.getKeysCount();
   }

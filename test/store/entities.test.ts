@@ -47,6 +47,15 @@ describe('entities', () => {
     expect(store.getAttributes('team:nobody')).toBeUndefined();
   });
 
+  it('lists entity ids by prefix, in id order', async () => {
+    const ids = ['uon://payments/payment/p-2', 'uon://payments/payment/p-1', 'uon://payments/refund/r-1', 'uon://paymentsx/a', ALICE];
+    await store.write(ids.map((id) => ({ kind: 'entity', op: 'put', id, attributes: {} })));
+    expect([...store.entityIds('uon://payments/')]).toEqual(['uon://payments/payment/p-1', 'uon://payments/payment/p-2', 'uon://payments/refund/r-1']);
+    expect([...store.entityIds('uon://payments/payment/')]).toHaveLength(2);
+    expect([...store.entityIds('nothing:')]).toEqual([]);
+    expect([...store.entityIds('')]).toHaveLength(5);
+  });
+
   it('persists across close and reopen', async () => {
     await store.write([{ kind: 'entity', op: 'put', id: ALICE, attributes: { region: 'emea' } }]);
     await store.close();
