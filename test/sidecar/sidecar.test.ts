@@ -3,7 +3,7 @@
  * called over a unix socket like a non-Node service would.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -15,15 +15,31 @@ import { connect, unaryCall, type CharterClients } from '../../src/server/grpc-c
 import { ALICE, ALICE_ATTRIBUTES, BOB, P100, P200, serverCalls, startServer, waitFor, writeEntity, type Harness } from '../client/helpers.js';
 import { REPO } from '../server/helpers.js';
 
-/** The CLI under test is the built one: build unless told it is fresh (CHARTER_SKIP_BUILD=1). */
+/** dist/ files older than their sources among those the sidecar runs (client, sidecar, CLI). */
+function staleOutputs(): string[] {
+  const stale: string[] = [];
+  for (const dir of ['client', 'sidecar', 'cli', join('cli', 'commands')]) {
+    for (const name of readdirSync(join(REPO, 'src', dir))) {
+      if (!name.endsWith('.ts')) continue;
+      const built = join(REPO, 'dist', dir, name.replace(/\.ts$/, '.js'));
+      if (dir === join('cli', 'commands') && name !== 'sidecar.ts') continue;
+      if (!existsSync(built) || statSync(built).mtimeMs < statSync(join(REPO, 'src', dir, name)).mtimeMs) stale.push(built);
+    }
+  }
+  return stale;
+}
+
+/**
+ * The CLI under test is the built one (`npm test` builds first): build here only when what the
+ * sidecar runs is older than its sources.
+ */
 function build(): void {
-  if (process.env.CHARTER_SKIP_BUILD === '1') return;
+  if (staleOutputs().length === 0) return;
   // Other folders may be mid-edit and make tsc report errors; it still emits, and what matters
   // here is that the sidecar's own output is fresh.
   spawnSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'ignore', timeout: 170_000 });
-  const built = join(REPO, 'dist', 'cli', 'commands', 'sidecar.js');
-  const source = join(REPO, 'src', 'cli', 'commands', 'sidecar.ts');
-  if (!existsSync(built) || statSync(built).mtimeMs < statSync(source).mtimeMs) throw new Error('npm run build did not produce dist/cli/commands/sidecar.js');
+  const stale = staleOutputs();
+  if (stale.length > 0) throw new Error(`npm run build left stale output: ${stale.join(', ')}`);
 }
 
 interface Sidecar {
