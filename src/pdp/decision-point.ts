@@ -3,11 +3,12 @@
  * `decide` never throws and never fails open: anything that goes wrong is a DENY with a reason.
  */
 import { decide as evaluate, type Decision, type DecisionRequest, type PolicySet } from '../policy/index.js';
-import { DecisionMemo, type StoreSource } from './memo.js';
+import { createDecisionMemo, type MemoSource } from '../store/index.js';
 
-/** What the decision point needs from the attribute store. */
-export interface DecisionStore extends StoreSource {
+/** What the decision point needs from the attribute store (AttributeStore provides it). */
+export interface DecisionStore extends MemoSource {
   revision(): number;
+  related(object: string, relation: string, subject: string): boolean;
 }
 
 /** A decision with the attribute revision it was made at. */
@@ -59,7 +60,8 @@ export class DecisionPoint {
       // Read the revision before any attribute: the data a decision sees is at least this new,
       // so a client caching it under this revision is invalidated by any later change.
       attributeRevision = this.store.revision();
-      const memo = new DecisionMemo(this.store);
+      // Per decision: repeated entity reads, tuple checks and group expansions hit LMDB once.
+      const memo = createDecisionMemo(this.store);
       const decision = evaluate(set, request, { attributes: memo, relations: memo, now: this.clock() });
       // A copy: the evaluator may hand out shared objects (e.g. one default-deny value).
       return { ...decision, attributeRevision };

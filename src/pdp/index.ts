@@ -3,7 +3,6 @@
  * Transports (gRPC, AuthZEN HTTP) build on these and nothing else from this folder.
  */
 export { DecisionPoint, type DecisionPointOptions, type DecisionStore, type PdpDecision } from './decision-point.js';
-export { DecisionMemo } from './memo.js';
 export { PolicyReloader, loadInitialPolicies, type PolicyReloaderOptions, type ReloadOutcome, type PolicyLoader } from './policy-reloader.js';
 export {
   InvalidationHub,

@@ -1,33 +1,30 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DecisionLog, DecisionMemo, DecisionPoint, InvalidationHub, PolicyReloader, REDACTED, loadInitialPolicies, type ChangeFeed, type InvalidationEvent } from '../../src/pdp/index.js';
-import { MemorySources, type PolicySet } from '../../src/policy/index.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DecisionLog, DecisionPoint, InvalidationHub, PolicyReloader, REDACTED, loadInitialPolicies, type ChangeFeed, type InvalidationEvent } from '../../src/pdp/index.js';
+import type { PolicySet } from '../../src/policy/index.js';
+import { AttributeStore, importNdjson } from '../../src/store/index.js';
 
 const POLICIES = new URL('../../policies/payments/', import.meta.url).pathname;
 const silent = pino({ level: 'silent' });
 
-function paymentsSources(): MemorySources {
-  const m = new MemorySources();
-  for (const line of readFileSync(join(POLICIES, 'data.ndjson'), 'utf8').split('\n')) {
-    if (line.trim()) m.applyRecord(JSON.parse(line) as Record<string, unknown>);
-  }
-  return m;
+const stores: { store: AttributeStore; dir: string }[] = [];
+/** A real LMDB store in a temp dir with the payments data. */
+async function paymentsStore(): Promise<AttributeStore> {
+  const dir = mkdtempSync(join(tmpdir(), 'charter-pdp-'));
+  const store = AttributeStore.open(dir);
+  await importNdjson(store, [join(POLICIES, 'data.ndjson')]);
+  stores.push({ store, dir });
+  return store;
 }
-
-class RevisionedSources extends MemorySources {
-  rev = 7;
-  reads: string[] = [];
-  override getAttributes(id: string) {
-    this.reads.push(id);
-    return super.getAttributes(id);
+afterAll(async () => {
+  for (const { store, dir } of stores.splice(0)) {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
   }
-  revision(): number {
-    return this.rev;
-  }
-}
+});
 
 let set: PolicySet;
 beforeAll(async () => {
@@ -35,15 +32,27 @@ beforeAll(async () => {
 });
 
 describe('DecisionPoint', () => {
-  it('decides with store attributes and reports the attribute revision it read at', () => {
-    const store = new RevisionedSources();
-    for (const line of readFileSync(join(POLICIES, 'data.ndjson'), 'utf8').split('\n')) if (line.trim()) store.applyRecord(JSON.parse(line) as Record<string, unknown>);
+  it('decides with store attributes and reports the attribute revision it read at', async () => {
+    const store = await paymentsStore();
     const pdp = new DecisionPoint({ store, policies: set });
     const d = pdp.decide({ actor: 'spiffe://personnel.acme.test/eid/1001', action: 'read', resource: 'uon://payments/payment/p-100' });
     expect(d.effect).toBe('ALLOW');
-    expect(d.attributeRevision).toBe(7);
+    expect(d.attributeRevision).toBe(store.revision());
+    expect(d.attributeRevision).toBeGreaterThan(0);
     expect(d.policyRevision).toBe(set.revision);
-    expect(d.policyIds.length).toBeGreaterThan(0);
+    expect(d.policyIds).toEqual(['payments/payment-read']);
+    expect(d.entityIds).toEqual(expect.arrayContaining(['spiffe://personnel.acme.test/eid/1001', 'uon://payments/payment/p-100']));
+  });
+
+  it('uses the server clock and relations through nested teams', async () => {
+    const store = await paymentsStore();
+    const pdp = new DecisionPoint({ store, policies: set, clock: () => new Date('2026-11-25T10:30:00Z') });
+    const refund = pdp.decide({ actor: 'spiffe://personnel.acme.test/eid/1001', action: 'refund', resource: 'uon://payments/payment/p-100', context: { ip: '10.2.3.4' } });
+    expect(refund.effect).toBe('ALLOW');
+    expect(refund.dependsOnTime).toBe(true);
+    const publish = pdp.decide({ actor: 'spiffe://personnel.acme.test/eid/1007', action: 'publish', resource: 'uon://kafka/topic/payments.settled' });
+    expect(publish.effect).toBe('ALLOW');
+    expect(publish.dependsOnRelations).toBe(true);
   });
 
   it('fails closed: an exception in the store is a DENY with the reason', () => {
@@ -54,6 +63,7 @@ describe('DecisionPoint', () => {
       },
       related: () => false,
       hasTuple: () => false,
+      subjectsOf: () => [],
     };
     const pdp = new DecisionPoint({ store, policies: set });
     const d = pdp.decide({ actor: 'spiffe://personnel.acme.test/eid/1001', action: 'read', resource: 'uon://payments/payment/p-100' });
@@ -63,34 +73,11 @@ describe('DecisionPoint', () => {
   });
 
   it('swaps policy sets atomically', async () => {
-    const pdp = new DecisionPoint({ store: Object.assign(paymentsSources(), { revision: () => 0 }), policies: set });
+    const pdp = new DecisionPoint({ store: await paymentsStore(), policies: set });
     const other = (await loadInitialPolicies(POLICIES, { defaultCacheTtlMs: 1234 })).set;
     const previous = pdp.replacePolicies(other);
     expect(previous).toBe(set);
     expect(pdp.policies).toBe(other);
-  });
-});
-
-describe('DecisionMemo', () => {
-  it('reads each entity and each tuple question once per decision', () => {
-    const store = new RevisionedSources().setEntity('a', { x: 1 }).addTuple('o', 'r', 's');
-    let relatedCalls = 0;
-    const orig = store.related.bind(store);
-    store.related = (o, r, s) => {
-      relatedCalls++;
-      return orig(o, r, s);
-    };
-    const memo = new DecisionMemo(store);
-    expect(memo.getAttributes('a')).toEqual({ x: 1 });
-    expect(memo.getAttributes('a')).toEqual({ x: 1 });
-    expect(memo.getAttributes('missing')).toBeUndefined();
-    expect(memo.getAttributes('missing')).toBeUndefined();
-    expect(store.reads).toEqual(['a', 'missing']);
-    expect(memo.related('o', 'r', 's')).toBe(true);
-    expect(memo.related('o', 'r', 's')).toBe(true);
-    expect(relatedCalls).toBe(1);
-    expect(memo.hasTuple('o', 'r', 's')).toBe(true);
-    expect(memo.hasTuple('o', 'r', 'nobody')).toBe(false);
   });
 });
 
@@ -191,7 +178,7 @@ describe('PolicyReloader', () => {
     dirs.push(dir);
     cpSync(POLICIES, join(dir, 'payments'), { recursive: true });
     const initial = (await loadInitialPolicies(dir)).set;
-    const pdp = new DecisionPoint({ store: Object.assign(paymentsSources(), { revision: () => 0 }), policies: initial });
+    const pdp = new DecisionPoint({ store: await paymentsStore(), policies: initial });
     const outcomes: boolean[] = [];
     const reloader = new PolicyReloader({ dir, decisionPoint: pdp, logger: silent, onOutcome: (o) => outcomes.push(o.ok) });
 

@@ -63,7 +63,7 @@ async function serve(args: string[], env: Record<string, string> = {}, readyMatc
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ready = await waitFor('server start', () => lines.find(readyMatch) ?? (child.exitCode !== null ? ({ failed: true } as Record<string, unknown>) : undefined), 20_000);
+  const ready = await waitFor('server start', () => lines.find(readyMatch) ?? (child.exitCode !== null ? ({ failed: true } as Record<string, unknown>) : undefined), 60_000);
   if (ready.failed) throw new Error(`charter serve exited:\n${raw.join('\n')}`);
   return {
     child,
@@ -94,7 +94,7 @@ describe('charter serve (demo: no flags)', () => {
   let s: Served;
   beforeAll(async () => {
     s = await serve([]);
-  }, 30_000);
+  }, 90_000);
   afterAll(async () => {
     await s?.stop();
   });
@@ -167,7 +167,7 @@ describe('charter serve with a data directory, Admin token and SIGHUP', () => {
     await store.store.close();
     // Settings from the environment; the flag for the policy directory.
     s = await serve(['--policies', policies, '--no-watch', '--decision-log', join(ndjson, 'decisions.log'), '--redact-context-keys', 'ip,token'], { CHARTER_DATA: data, CHARTER_ADMIN_TOKEN: TOKEN, CHARTER_HOST: '127.0.0.1', CHARTER_POLICIES: '/nonexistent' });
-  }, 30_000);
+  }, 90_000);
   afterAll(async () => {
     await s?.stop();
     for (const d of [policies, data, ndjson]) rmSync(d, { recursive: true, force: true });
@@ -293,5 +293,5 @@ describe('charter serve --workers 2', () => {
     } finally {
       await s.stop('SIGKILL');
     }
-  }, 40_000);
+  }, 120_000);
 });
