@@ -88,6 +88,8 @@ async function metric(httpPort: number, name: string): Promise<number> {
   return line ? Number(line.slice(name.length + 1)) : Number.NaN;
 }
 
+beforeAll(() => build(), 180_000);
+
 describe('charter sidecar (child process, unix socket)', () => {
   let h: Harness | undefined;
   let dir: string;
@@ -96,7 +98,6 @@ describe('charter sidecar (child process, unix socket)', () => {
   let health: Client;
 
   beforeAll(async () => {
-    build();
     h = await startServer();
     dir = mkdtempSync(join(tmpdir(), 'charter-sidecar-'));
     sidecar = await spawnSidecar(['--upstream', h.target, '--listen', `unix:${join(dir, 'charter.sock')}`, '--http-port', '0', '--stale-allow-ms', '200']);
@@ -195,6 +196,25 @@ describe('charter sidecar (child process, unix socket)', () => {
     sidecar.child.kill('SIGTERM');
     expect(await sidecar.exited).toBe(0);
     expect(sidecar.logs.some((l) => l.msg === 'sidecar stopped')).toBe(true);
+  });
+});
+
+describe('charter sidecar with no upstream at all', () => {
+  it('listens on 127.0.0.1:0, answers DENY (fail closed) and is not ready', async () => {
+    const sidecar = await spawnSidecar(['--upstream', '127.0.0.1:1', '--listen', '127.0.0.1:0', '--http-port', '0', '--deadline-ms', '300']);
+    const local = connect({ target: sidecar.address });
+    try {
+      expect(sidecar.address).toMatch(/^127\.0\.0\.1:[1-9]\d*$/);
+      const r = await unaryCall<Response>(local.authorization, 'Authorize', { actor: ALICE, action: 'read', resource: P100 }, local.metadata());
+      expect(r.decision).toBe('DECISION_DENY');
+      expect(r.reason).toMatch(/did not decide/);
+      expect((await fetch(`http://127.0.0.1:${sidecar.httpPort}/readyz`)).status).toBe(503);
+      expect((await fetch(`http://127.0.0.1:${sidecar.httpPort}/healthz`)).status).toBe(200);
+    } finally {
+      local.close();
+      sidecar.child.kill('SIGTERM');
+      expect(await sidecar.exited).toBe(0);
+    }
   });
 });
 
