@@ -188,7 +188,7 @@ export class AttributeStore {
         return next;
       });
     } catch (err) {
-      if (isStoreFull(err)) throw new StoreFullError(this.dir, err);
+      if (isStoreFull(err, this.dir)) throw new StoreFullError(this.dir, err);
       throw err;
     }
     change.fromRevision = revision - 1;
