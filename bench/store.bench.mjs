@@ -15,7 +15,7 @@
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
 import { once } from 'node:events';
-import { tmpdir, cpus, totalmem } from 'node:os';
+import { tmpdir, cpus, totalmem, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -86,7 +86,8 @@ async function writeData(path, n) {
 let sink = 0;
 /** Median ns/op over ROUNDS batches of `batch` calls of fn(i). */
 function measure(fn, batch = BATCH) {
-  for (let i = 0; i < batch * 3; i++) sink ^= fn(i) ? 1 : 0; // warm-up
+  // Warm-up on the tail of the inputs, so the timed rounds do not start on entries it cached.
+  for (let i = 0; i < batch * 3; i++) sink ^= fn(ROUNDS * batch + i) ? 1 : 0;
   const rounds = [];
   let offset = 0;
   for (let r = 0; r < ROUNDS; r++) {
@@ -112,6 +113,12 @@ function randomIndexes(count, max, seed = 42) {
   }
   return out;
 }
+
+// ---- calibration: how much CPU this process is getting ----
+// On an idle machine of this class JSON.parse of one ~170-byte entity line takes ~0.5 µs; a
+// multiple of that means neighbours are taking the cores, and every figure below scales with it.
+const sampleLine = JSON.stringify({ kind: 'entity', id: employee(1), attributes: { name: 'Employee 1', employee_id: '1', region: 'emea', country: 'GB', timezone: 'Europe/London', groups: ['a', 'b'] } });
+log(`calibration: JSON.parse of one entity line ${fmt(measure(() => JSON.parse(sampleLine)))}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 
 // ---- import ----
 const dataFile = join(work, 'data.ndjson');
@@ -187,4 +194,4 @@ if (existsSync(join(ROOT, 'dist/cli/main.js'))) {
   const text = execFileSync(process.execPath, [cli, 'import', '--data', join(work, 'store200k'), file200], { encoding: 'utf8' });
   log(`charter import, 200k entities (whole process): ${((performance.now() - t0) / 1000).toFixed(2)} s — ${text.trim()}`);
 }
-log(`(sink ${sink & 1})`);
+log(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(" ")} (sink ${sink & 1})`);
