@@ -62,14 +62,15 @@ function isRootIdent(node: unknown): node is AstNode & { args: RootVariable } {
 }
 
 /** Replaces V.<name> with the (parenthesised) named expression, keeping a map back to the original offsets. */
-export function expandNamedExpressions(
+export function expandNamedExpressions<P extends { ast: unknown }>(
   text: string,
-  parse: (text: string) => { ast: unknown },
+  parse: (text: string) => P,
   table: ExpressionTable,
-): { text: string; mapOffset: (offset: number) => number; problems: ConditionProblem[] } {
+): { text: string; mapOffset: (offset: number) => number; problems: ConditionProblem[]; parsed?: P } {
   const problems: ConditionProblem[] = [];
   const splices: Array<{ start: number; end: number; replacement: string }> = [];
-  walk(parse(text).ast, (node) => {
+  const parsed = parse(text);
+  walk(parsed.ast, (node) => {
     if ((node.op === '.' || node.op === '.?') && Array.isArray(node.args)) {
       const [target, name] = node.args as [unknown, string];
       if (isNode(target) && target.op === 'id' && target.args === 'V') {
@@ -88,7 +89,8 @@ export function expandNamedExpressions(
     }
     return true;
   });
-  if (splices.length === 0) return { text, mapOffset: (o) => o, problems };
+  // Without V references the first parse is the program: no need to parse again.
+  if (splices.length === 0) return { text, mapOffset: (o) => o, problems, parsed };
   splices.sort((a, b) => a.start - b.start);
   let out = '';
   let cursor = 0;
@@ -221,7 +223,7 @@ export function compileCondition(
   envs: ConditionEnvironments,
   expressions: ExpressionTable,
 ): { condition?: CompiledCondition; problems: ConditionProblem[]; expandedText?: string } {
-  let expanded: ReturnType<typeof expandNamedExpressions>;
+  let expanded: ReturnType<typeof expandNamedExpressions<ReturnType<Environment['parse']>>>;
   try {
     expanded = expandNamedExpressions(text, (t) => envs.runtime.parse(t), expressions);
   } catch (error) {
@@ -231,19 +233,21 @@ export function compileCondition(
   const problems: ConditionProblem[] = [];
   let program: ReturnType<Environment['parse']>;
   try {
-    program = envs.runtime.parse(expanded.text);
+    program = expanded.parsed ?? envs.runtime.parse(expanded.text);
   } catch (error) {
     return { problems: [celProblem(error, expanded.mapOffset)] };
   }
-  const typed = envs.check.check(expanded.text);
+  // The runtime check also resolves overloads once, so evaluation does not re-check per call.
+  const runtimeCheck = program.check();
+  // Without a schema the runtime environment is the check environment: one check is enough.
+  const typed = envs.check === envs.runtime ? runtimeCheck : envs.check.check(expanded.text);
   if (!typed.valid) {
     problems.push(celProblem(typed.error, expanded.mapOffset));
   } else if (typed.type !== 'bool' && typed.type !== 'dyn') {
     problems.push({ offset: 0, message: `a condition must be a bool, but this is ${typed.type}` });
+  } else if (!runtimeCheck.valid) {
+    problems.push(celProblem(runtimeCheck.error, expanded.mapOffset));
   }
-  // The runtime check resolves overloads once, so evaluation does not re-check on every call.
-  const runtimeCheck = program.check();
-  if (problems.length === 0 && !runtimeCheck.valid) problems.push(celProblem(runtimeCheck.error, expanded.mapOffset));
   const analysis = analyzeCondition(program.ast);
   for (const p of analysis.problems) problems.push({ offset: expanded.mapOffset(p.offset), message: p.message });
   if (problems.length > 0) return { problems };
