@@ -5,7 +5,8 @@
  * a background of Admin writes (entity puts, tuple puts and deletes, several per second) and an
  * invalidation subscriber reading the events they cause. Every window (default 30 s) prints the
  * calls, errors by status, p50/p99 latency and the server's RSS (VmRSS from /proc/PID/status);
- * the summary compares RSS after warm-up with RSS at the end.
+ * the summary compares RSS after warm-up (20% of the run) with RSS at the end, as medians of
+ * the first and last quarter of the samples, plus a fitted slope in MB/min.
  *
  *   --minutes N        how long to run (default 10)
  *   --in-flight N      concurrent Authorize calls (default 64)
@@ -238,14 +239,25 @@ try {
   clients.close();
   writer.close();
 
-  // RSS drift: median of the samples in the first window after a one-window warm-up vs the
-  // median of the last window's samples.
-  const warmEnd = started + WINDOW_MS;
-  const early = rssSamples.filter((s) => s.t > warmEnd && s.t <= warmEnd + WINDOW_MS).map((s) => s.rss);
-  const late = rssSamples.filter((s) => s.t > Date.now() - WINDOW_MS).map((s) => s.rss);
-  const rssStart = median(early.length ? early : rssSamples.slice(0, 3).map((s) => s.rss));
-  const rssEnd = median(late.length ? late : rssSamples.slice(-3).map((s) => s.rss));
+  // RSS drift. V8's RSS breathes with garbage collection, so single samples mislead: after a
+  // warm-up (20% of the run, at least one window), compare the median of the first quarter of
+  // the remaining samples with the median of the last quarter, and fit a line through all of them.
+  const warmEnd = started + Math.max(WINDOW_MS, 0.2 * MINUTES * 60_000);
+  const steady = rssSamples.filter((s) => s.t > warmEnd);
+  const quarter = Math.max(1, Math.floor(steady.length / 4));
+  const rssStart = median(steady.slice(0, quarter).map((s) => s.rss));
+  const rssEnd = median(steady.slice(-quarter).map((s) => s.rss));
   const growthPct = rssStart ? Math.round(((rssEnd - rssStart) / rssStart) * 1000) / 10 : 0;
+  let slopeMbPerMin = 0;
+  if (steady.length > 2) {
+    const xs = steady.map((s) => (s.t - warmEnd) / 60_000);
+    const ys = steady.map((s) => s.rss / 1024 / 1024);
+    const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const my = ys.reduce((a, b) => a + b, 0) / ys.length;
+    const num = xs.reduce((a, x, i) => a + (x - mx) * (ys[i] - my), 0);
+    const den = xs.reduce((a, x) => a + (x - mx) ** 2, 0);
+    slopeMbPerMin = den ? Math.round((num / den) * 100) / 100 : 0;
+  }
   const p99s = windows.map((w) => w.p99Ms);
   const summary = {
     date: new Date().toISOString(),
@@ -268,6 +280,8 @@ try {
     rssMbEnd: mb(rssEnd),
     rssMbMax: mb(Math.max(...rssSamples.map((s) => s.rss))),
     rssGrowthPct: growthPct,
+    rssSlopeMbPerMin: slopeMbPerMin,
+    rssSamples: steady.length,
     serverAlive: child.exitCode === null && child.signalCode === null,
   };
   log(`soak summary: ${JSON.stringify(summary)}`);
