@@ -170,6 +170,27 @@ describe('AuthZEN over HTTP, default server', () => {
     expect((await post(h, EVAL, body)).json).toEqual({ decision: false });
   });
 
+  it('repeated batch items are answered again after the store changes', async () => {
+    const jerry = 'user/CiRmZDQ2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs';
+    const body = {
+      subject: { type: 'user', id: jerry.slice(5) },
+      action: { name: 'can_update_todo' },
+      evaluations: [{ resource: { type: 'todo', id: 'j1', properties: { ownerID: 'jerry@the-smiths.com' } } }, { resource: { type: 'todo', id: 'r1', properties: { ownerID: 'rick@the-citadel.com' } } }],
+    };
+    const original = h.store.getAttributes(jerry) as Record<string, unknown>;
+    for (let i = 0; i < 3; i++) expect((await post(h, EVALS, body)).json).toEqual({ evaluations: [{ decision: false }, { decision: false }] });
+    await h.store.write([{ kind: 'entity', op: 'put', id: jerry, attributes: { ...original, roles: ['editor'] } }]);
+    try {
+      expect((await post(h, EVALS, body)).json).toEqual({ evaluations: [{ decision: true }, { decision: false }] });
+      // The same question as a single evaluation gets the same (fresh) answer.
+      const single = { subject: body.subject, action: body.action, resource: body.evaluations[0].resource };
+      expect((await post(h, EVAL, single)).json).toEqual({ decision: true });
+    } finally {
+      await h.store.write([{ kind: 'entity', op: 'put', id: jerry, attributes: original }]);
+    }
+    expect((await post(h, EVALS, body)).json).toEqual({ evaluations: [{ decision: false }, { decision: false }] });
+  });
+
   it('a repeated question is answered again after a policy reload (the cache follows the policy revision)', async () => {
     const body = JSON.stringify(readRecord1);
     expect((await post(h, EVAL, body)).json).toEqual({ decision: true });

@@ -186,15 +186,26 @@ export function registerAuthzen(router: HttpRouter, options: AuthzenOptions): vo
       if (!isObject(item)) {
         answer = itemError(`evaluations[${i}] must be a JSON object`);
       } else {
-        let request: DecisionRequest | undefined;
-        try {
-          request = toDecisionRequest(mergeItem(defaults, item), limits);
-        } catch (err) {
-          if (!(err instanceof AuthzenError)) throw err;
-          answer = itemError(`evaluations[${i}]: ${err.message}`);
+        const merged = mergeItem(defaults, item);
+        // A merged item is a complete evaluation request, so its JSON text shares the single
+        // evaluation's cache: the same text always means the same question.
+        const key = cache === undefined ? undefined : JSON.stringify(merged);
+        const hit = key === undefined ? undefined : cache!.get(key, decisionPoint.policyRevision, decisionPoint.attributeRevision(), Date.now());
+        let request: DecisionRequest | undefined = hit?.request;
+        let decision: PdpDecision | undefined = hit?.decision;
+        if (hit === undefined) {
+          try {
+            request = toDecisionRequest(merged, limits);
+          } catch (err) {
+            if (!(err instanceof AuthzenError)) throw err;
+            answer = itemError(`evaluations[${i}]: ${err.message}`);
+          }
+          if (request !== undefined) {
+            decision = decisionPoint.decide(request);
+            if (key !== undefined) cache!.set(key, request, decision, Date.now());
+          }
         }
-        if (request !== undefined) {
-          const decision = decisionPoint.decide(request);
+        if (request !== undefined && decision !== undefined) {
           decided.push({ request, decision, index: i });
           answer = { decision: decision.effect === 'ALLOW' };
         }
