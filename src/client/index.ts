@@ -6,5 +6,5 @@
  */
 export { CharterClient, CharterClientError, type CharterClientOptions, type CheckRequest, type ClientStats, type TlsOptions } from './client.js';
 export type { CheckResult, Effect } from './result.js';
-/** The charter.v1.Authorization service definition, for the sidecar that serves it. */
-export { authorizationServiceDefinition } from './proto.js';
+/** The charter.v1 definitions as the client loads them, for the sidecar that serves Authorization. */
+export { authorizationServiceDefinition, clientPackageDefinition } from './proto.js';

@@ -1,6 +1,7 @@
 /**
  * The sidecar: `charter.v1.Authorization` served locally from a CharterClient (so from its
- * decision cache when it can), gRPC health, and /metrics, /healthz, /readyz over HTTP.
+ * decision cache when it can), gRPC health and reflection, and /metrics, /healthz, /readyz
+ * over HTTP.
  *
  * Answers carry `cache_ttl_ms: 0`: the sidecar is the cache, and its callers do not receive
  * invalidations, so they must not keep answers of their own.
@@ -9,9 +10,11 @@ import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, ServerCredentials, status, type handleUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { HealthImplementation } from 'grpc-health-check';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { Logger } from 'pino';
-import { CharterClient, authorizationServiceDefinition, type CheckRequest, type CheckResult } from '../client/index.js';
+import { CharterClient, authorizationServiceDefinition, clientPackageDefinition, type CheckRequest, type CheckResult } from '../client/index.js';
 import { createSidecarMetrics, type SidecarMetrics } from './metrics.js';
 import type { SidecarConfig } from './config.js';
 import { structToObject } from './struct.js';
@@ -145,6 +148,11 @@ export async function startSidecar(config: SidecarConfig, options: SidecarOption
   grpcServer.addService(authorizationServiceDefinition(), { Authorize, BatchAuthorize } as UntypedServiceImplementation);
   const health = new HealthImplementation({ '': 'SERVING', 'charter.v1.Authorization': 'SERVING' });
   health.addToServer(grpcServer);
+  // Reflection (for grpcurl and friends) over what the sidecar serves, not the whole package.
+  new ReflectionService(
+    { ...clientPackageDefinition(), ...protoLoader.loadSync(healthProtoPath, { keepCase: true }) },
+    { services: ['charter.v1.Authorization', 'grpc.health.v1.Health'] },
+  ).addToServer(grpcServer);
 
   let address: string;
   let http: HttpServer | undefined;

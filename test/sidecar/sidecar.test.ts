@@ -4,8 +4,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { credentials, loadPackageDefinition, type Client, type ServiceError } from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -30,11 +31,12 @@ function staleOutputs(): string[] {
 }
 
 /**
- * The CLI under test is the built one (`npm test` builds first): build here only when what the
- * sidecar runs is older than its sources.
+ * The CLI under test is the built one. Build every time (CHARTER_SKIP_BUILD=1 skips it when a
+ * build just ran): comparing times is not enough while another build may be running, since tsc
+ * writes what it read when it started.
  */
 function build(): void {
-  if (staleOutputs().length === 0) return;
+  if (process.env.CHARTER_SKIP_BUILD === '1' && staleOutputs().length === 0) return;
   // Other folders may be mid-edit and make tsc report errors; it still emits, and what matters
   // here is that the sidecar's own output is fresh.
   spawnSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'ignore', timeout: 170_000 });
@@ -151,6 +153,29 @@ describe('charter sidecar (child process, unix socket)', () => {
     expect(err.code).toBe(3);
     const upstreamErr = (await authorize({ actor: 'spiffe://Bad Domain/x', action: 'read', resource: P100 }).catch((e: ServiceError) => e)) as ServiceError;
     expect(upstreamErr.code).toBe(3);
+  });
+
+  it('serves reflection for what it serves (Authorization, Health), not Admin', async () => {
+    const protoFile = join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto');
+    const ns = loadPackageDefinition(protoLoader.loadSync(protoFile, { keepCase: true, enums: String, defaults: true, oneofs: true })) as unknown as {
+      grpc: { reflection: { v1: { ServerReflection: new (t: string, c: unknown) => Client } } };
+    };
+    const client = new ns.grpc.reflection.v1.ServerReflection(sidecar.address, credentials.createInsecure());
+    try {
+      const list = await new Promise<{ list_services_response: { service: { name: string }[] } }>((resolve, reject) => {
+        const stream = (client as unknown as { ServerReflectionInfo(): NodeJS.ReadWriteStream & { end(): void; write(o: object): void } }).ServerReflectionInfo();
+        stream.on('data', (res: { list_services_response: { service: { name: string }[] } }) => {
+          resolve(res);
+          stream.end();
+        });
+        stream.on('error', reject);
+        stream.write({ list_services: '' });
+      });
+      const names = list.list_services_response.service.map((s) => s.name).sort();
+      expect(names).toEqual(['charter.v1.Authorization', 'grpc.health.v1.Health']);
+    } finally {
+      client.close();
+    }
   });
 
   it('serves gRPC health and /healthz', async () => {
