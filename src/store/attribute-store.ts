@@ -32,6 +32,8 @@ export interface StoreOptions {
   changeLogMaxItems?: number;
   /** Entities whose decoded attributes are kept in memory (default 10,000; 0 = none). */
   attributeCacheSize?: number;
+  /** Where a throwing onCommit listener is reported (pino-compatible); else a process warning. */
+  logger?: { error(obj: object, msg?: string): void };
 }
 
 export const DEFAULT_ATTRIBUTE_CACHE_SIZE = 10_000;
@@ -54,12 +56,14 @@ export class AttributeStore {
   private readonly cache?: AttributeCache;
   private readonly readOnly: boolean;
   private readonly listeners = new Set<CommitListener>();
+  private readonly logger?: StoreOptions['logger'];
   private closed = false;
 
   private constructor(dir: string, options: StoreOptions) {
     this.dir = dir;
     this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.readOnly = options.readOnly ?? false;
+    this.logger = options.logger;
     if (this.readOnly && !existsSync(dir)) throw new Error(`no attribute store at ${dir}`);
     if (!this.readOnly) mkdirSync(dir, { recursive: true });
     this.env = open({
@@ -193,7 +197,15 @@ export class AttributeStore {
     }
     change.fromRevision = revision - 1;
     change.toRevision = revision;
-    for (const listener of this.listeners) listener(change);
+    // The data is committed whatever a listener does: its failure must not turn into a failed write.
+    for (const listener of this.listeners) {
+      try {
+        listener(change);
+      } catch (err) {
+        if (this.logger) this.logger.error({ err, revision }, 'attribute store: onCommit listener failed');
+        else process.emitWarning(`attribute store: onCommit listener failed: ${(err as Error)?.message ?? err}`);
+      }
+    }
     return { revision, applied: records.length };
   }
 

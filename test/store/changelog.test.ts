@@ -87,6 +87,21 @@ describe('revisions and the change log', () => {
     ]);
   });
 
+  it('a throwing listener does not fail the committed write nor starve the other listeners', async () => {
+    const errors: unknown[] = [];
+    const t = tempStore({ logger: { error: (obj) => errors.push(obj) } });
+    cleanup = t.cleanup;
+    const seen: number[] = [];
+    t.store.onCommit(() => {
+      throw new Error('listener bug');
+    });
+    t.store.onCommit((c) => seen.push(c.toRevision));
+    expect((await t.store.write([entity('a')])).revision).toBe(1);
+    expect(seen).toEqual([1]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ revision: 1 });
+  });
+
   it('persists the revision and the log, and a second instance sees commits of the first', async () => {
     const t = tempStore();
     cleanup = t.cleanup;
