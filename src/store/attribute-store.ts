@@ -46,6 +46,17 @@ export interface WriteResult {
 
 export type CommitListener = (change: ChangeSet) => void;
 
+/** The distinct entity ids and tuples a write touches, in first-seen order. */
+function collectChanges(records: readonly DataRecord[]): ChangeSet {
+  const entityIds = new Set<string>();
+  const tuples = new Map<string, Tuple>();
+  for (const r of records) {
+    if (r.kind === 'entity') entityIds.add(r.id);
+    else tuples.set(`${r.object}\0${r.relation}\0${r.subject}`, { object: r.object, relation: r.relation, subject: r.subject });
+  }
+  return { fromRevision: 0, toRevision: 0, entityIds: [...entityIds], tuples: [...tuples.values()] };
+}
+
 export class AttributeStore {
   readonly dir: string;
   readonly maxDepth: number;
@@ -53,6 +64,7 @@ export class AttributeStore {
   private readonly entities: EntityTable;
   private readonly relations: RelationIndex;
   private readonly changes: ChangeLog;
+  private readonly changeLogMaxItems: number;
   private readonly cache?: AttributeCache;
   private readonly readOnly: boolean;
   private readonly listeners = new Set<CommitListener>();
@@ -73,11 +85,8 @@ export class AttributeStore {
     });
     this.entities = new EntityTable(this.env);
     this.relations = new RelationIndex(this.env);
-    this.changes = new ChangeLog(
-      this.env,
-      options.changeLogSize ?? DEFAULT_CHANGE_LOG_SIZE,
-      options.changeLogMaxItems ?? DEFAULT_CHANGE_LOG_MAX_ITEMS,
-    );
+    this.changeLogMaxItems = options.changeLogMaxItems ?? DEFAULT_CHANGE_LOG_MAX_ITEMS;
+    this.changes = new ChangeLog(this.env, options.changeLogSize ?? DEFAULT_CHANGE_LOG_SIZE, this.changeLogMaxItems);
     const cacheSize = options.attributeCacheSize ?? DEFAULT_ATTRIBUTE_CACHE_SIZE;
     if (cacheSize > 0) {
       const changes = this.changes;
@@ -163,13 +172,10 @@ export class AttributeStore {
     }
     if (records.length === 0) return { revision: this.revision(), applied: 0 };
 
-    const entityIds = new Set<string>();
-    const tupleKeys = new Map<string, Tuple>();
-    for (const r of records) {
-      if (r.kind === 'entity') entityIds.add(r.id);
-      else tupleKeys.set(`${r.object}\0${r.relation}\0${r.subject}`, { object: r.object, relation: r.relation, subject: r.subject });
-    }
-    const change: ChangeSet = { fromRevision: 0, toRevision: 0, entityIds: [...entityIds], tuples: [...tupleKeys.values()] };
+    const change = this.listeners.size === 0 && records.length > this.changeLogMaxItems
+      ? // Logged as "too many to list" anyway and nobody to tell: skip collecting (bulk imports).
+        undefined
+      : collectChanges(records);
 
     let revision: number;
     try {
@@ -188,13 +194,15 @@ export class AttributeStore {
             this.relations.remove(r.object, r.relation, r.subject);
           }
         }
-        this.changes.record(next, change.entityIds, change.tuples);
+        if (change) this.changes.record(next, change.entityIds, change.tuples);
+        else this.changes.recordUnlisted(next);
         return next;
       });
     } catch (err) {
       if (isStoreFull(err, this.dir)) throw new StoreFullError(this.dir, err);
       throw err;
     }
+    if (change === undefined) return { revision, applied: records.length };
     change.fromRevision = revision - 1;
     change.toRevision = revision;
     // The data is committed whatever a listener does: its failure must not turn into a failed write.

@@ -47,17 +47,22 @@ export class ChangeLog {
   }
 
   /** Only inside a write transaction: stores `revision` and its changes, drops the oldest. */
-  record(revision: number, entityIds: string[], tuples: Tuple[]): void {
+  record(revision: number, entityIds: string[], tuples: Tuple[], unlisted = false): void {
     this.meta.putSync(REVISION_KEY, revision);
     if (this.size <= 0) return;
     const entry: LogEntry =
-      entityIds.length + tuples.length > this.maxItems
+      unlisted || entityIds.length + tuples.length > this.maxItems
         ? { x: true }
         : { e: entityIds, t: tuples.map((t) => [t.object, t.relation, t.subject]) };
     this.log.putSync(revision, entry);
     // Usually removes one key; a loop because the configured size may have shrunk since the last open.
     const expired = [...this.log.getKeys({ end: revision - this.size + 1 })];
     for (const old of expired) this.log.removeSync(old);
+  }
+
+  /** Only inside a write transaction: stores `revision` as changing too much to list. */
+  recordUnlisted(revision: number): void {
+    this.record(revision, [], [], true);
   }
 
   /** Changes in (revision, current]; undefined when the log no longer covers them all. */

@@ -64,7 +64,12 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /** Why `record` is not a valid DataRecord, or undefined when it is (for records built in code). */
 export function checkRecord(record: unknown): string | undefined {
   if (!isPlainObject(record)) return `a record must be an object, got ${describe(record)}`;
-  const { kind, op } = record;
+  return checkFields(record, record.op);
+}
+
+/** `op` apart, so a parsed line with the default op needs no copy. */
+function checkFields(record: Record<string, unknown>, op: unknown): string | undefined {
+  const kind = record.kind;
   if (op !== 'put' && op !== 'delete') return `unknown op ${JSON.stringify(op)} (expected "put" or "delete")`;
   if (kind === 'entity') {
     const bad = checkName('id', record.id);
@@ -97,8 +102,7 @@ export function parseRecord(line: string, lineNumber: number): DataRecord {
   }
   if (!isPlainObject(value)) throw new RecordError(lineNumber, `a record must be a JSON object, got ${describe(value)}`);
   const op = value.op === undefined ? 'put' : value.op;
-  const candidate = { ...value, op };
-  const bad = checkRecord(candidate);
+  const bad = checkFields(value, op);
   if (bad) throw new RecordError(lineNumber, bad);
   if (value.kind === 'entity') {
     return op === 'put'
