@@ -5,7 +5,10 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { hotRequests } from './inprocess.mjs';
 import { ALICE, P100, ROOT } from './payments.mjs';
+
+const HOT = hotRequests();
 
 export const CACHED_REQUEST = Object.freeze({ actor: ALICE, action: 'read', resource: P100 });
 
@@ -30,7 +33,7 @@ export async function warmClient(port) {
   return {
     client,
     /** The check() call on a hit: returns the cached, already settled promise. */
-    hit: () => client.check(CACHED_REQUEST),
+    hit: (i) => client.check(HOT[i & 3]),
     /** The same awaited (adds the microtask hop every caller pays). */
     hitAwaited: async () => (await client.check(CACHED_REQUEST)).allowed,
     stats: () => client.stats(),

@@ -45,6 +45,19 @@ export function lruFloorCase() {
   const lru = new LRUCache({ max: 10_000 });
   const actors = [ALICE, 'spiffe://personnel.acme.test/eid/1002', 'spiffe://personnel.acme.test/eid/1003', 'spiffe://personnel.acme.test/eid/1004'];
   for (const a of actors) lru.set(`${a}\u0000read\u0000${P100}`, { effect: 'ALLOW' });
-  const req = { actor: ALICE, action: 'read', resource: P100 };
-  return () => lru.get(`${req.actor}\u0000${req.action}\u0000${req.resource}`) !== undefined;
+  const reqs = hotRequests();
+  return (i) => {
+    const req = reqs[i & 3];
+    return lru.get(`${req.actor}\u0000${req.action}\u0000${req.resource}`) !== undefined;
+  };
+}
+
+/**
+ * The cached request as four equal but separate objects, picked by the loop index. With one
+ * constant (frozen) object the JIT can fold the key into a compile-time constant string, and
+ * the "key build" of the floor would not happen at all; here both the floor and the client
+ * build their key at run time, as they do in a real caller.
+ */
+export function hotRequests() {
+  return Array.from({ length: 4 }, () => ({ actor: ALICE, action: 'read', resource: P100 }));
 }
