@@ -9,8 +9,8 @@
 # had) in /usr/local/bin and npm beside it, imported and tagged exactly as the FROM line. The
 # Dockerfile itself is built unchanged with `buildah bud --isolation chroot --pull=never`.
 #
-# Needs root (apt-get, rootful buildah/podman). Installs buildah, podman and debootstrap if
-# missing. The stand-in's files are cached in $CHARTER_IMAGE_CACHE (default
+# Needs root (apt-get, rootful buildah/podman). Installs buildah, podman, debootstrap and runc
+# if missing. The stand-in's files are cached in $CHARTER_IMAGE_CACHE (default
 # /var/tmp/charter-image-base), so a second run skips debootstrap. The container runs with host
 # networking only, on free ports on 127.0.0.1. Containers run with runc and explicit ulimits:
 # podman's default limits (1M open files) are above what a sandbox without CAP_SYS_RESOURCE may
@@ -18,7 +18,7 @@
 #
 # Environment:
 #   CHARTER_IMAGE_CACHE   cache folder for the stand-in base (default /var/tmp/charter-image-base)
-#   CHARTER_IMAGE_KEEP=1  keep the built image (localhost/charter:image-test) and the stand-in tag
+#   CHARTER_IMAGE_KEEP=1  keep the built image (localhost/charter:image-test-*) and the stand-in tag
 #   CHARTER_IMAGE_REBUILD_BASE=1  rebuild the cached stand-in base
 #   CHARTER_IMAGE_REF=REF build from a git commit (e.g. HEAD: `git archive`, so uncommitted
 #                         work in the tree is left out); default: the working tree, as
@@ -80,7 +80,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" uidmap slirp4netns fuse-overlayfs >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 buildah --version
 podman --version
