@@ -97,8 +97,11 @@ export class AttributeStore {
 
   /** Opens (and creates, unless read-only) the store in `dir`. */
   static open(dir: string, options: StoreOptions = {}): AttributeStore {
-    if (options.maxDepth !== undefined && !(Number.isInteger(options.maxDepth) && options.maxDepth >= 0)) {
-      throw new RangeError(`maxDepth must be a non-negative integer, got ${options.maxDepth}`);
+    for (const name of ['maxDepth', 'changeLogSize', 'changeLogMaxItems', 'attributeCacheSize', 'mapSize'] as const) {
+      const value = options[name];
+      if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) {
+        throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
+      }
     }
     return new AttributeStore(dir, options);
   }

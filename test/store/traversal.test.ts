@@ -94,8 +94,10 @@ describe('related()', () => {
     expect(store.related(TOPIC, 'owner', 'u:one')).toBe(false);
   });
 
-  it('refuses a negative depth', () => {
+  it('refuses a negative or fractional depth and other bad options', () => {
     expect(() => AttributeStore.open('/nonexistent/never-created', { maxDepth: -1 })).toThrow(RangeError);
+    expect(() => AttributeStore.open('/nonexistent/never-created', { maxDepth: 1.5 })).toThrow(/maxDepth must be/);
+    expect(() => AttributeStore.open('/nonexistent/never-created', { changeLogSize: -3 })).toThrow(/changeLogSize must be/);
     cleanup = async () => {};
   });
 });
