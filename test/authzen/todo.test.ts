@@ -68,4 +68,23 @@ describe('AuthZEN interop Todo scenario', () => {
     });
     expect(reply.json).toEqual({ decision: false });
   });
+
+  describe('search over the Todo users (stored entities)', () => {
+    const pid = { rick: 'CiRmZDA2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs', morty: 'CiRmZDE2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs', summer: 'CiRmZDI2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs', beth: 'CiRmZDM2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs' };
+    it('subject search: who may create todos (editors, admins, evil geniuses)', async () => {
+      const reply = await post(h, '/access/v1/search/subject', { subject: { type: 'user' }, action: { name: 'can_create_todo' }, resource: { type: 'todo', id: 'todo-1' } });
+      expect(reply.status).toBe(200);
+      expect(reply.json.results.map((r: { id: string }) => r.id).sort()).toEqual([pid.rick, pid.morty, pid.summer].sort());
+    });
+    it('action search: what Morty may do on his own todo, and what Beth may do on hers', async () => {
+      const actions = async (id: string, owner: string) => {
+        const reply = await post(h, '/access/v1/search/action', { subject: { type: 'user', id }, resource: { type: 'todo', id: 't-9', properties: { ownerID: owner } } });
+        expect(reply.status).toBe(200);
+        return reply.json.results.map((r: { name: string }) => r.name).sort();
+      };
+      expect(await actions(pid.morty, 'morty@the-citadel.com')).toEqual(['can_create_todo', 'can_delete_todo', 'can_read_todos', 'can_update_todo']);
+      expect(await actions(pid.morty, 'rick@the-citadel.com')).toEqual(['can_create_todo', 'can_read_todos']);
+      expect(await actions(pid.beth, 'beth@the-smiths.com')).toEqual(['can_read_todos']);
+    });
+  });
 });
