@@ -63,8 +63,20 @@ export class DecisionPoint {
       // Per decision: repeated entity reads, tuple checks and group expansions hit LMDB once.
       const memo = createDecisionMemo(this.store);
       const decision = evaluate(set, request, { attributes: memo, relations: memo, now: this.clock() });
-      // A copy: the evaluator may hand out shared objects (e.g. one default-deny value).
-      return { ...decision, attributeRevision };
+      // A copy (the evaluator may hand out shared objects), as one literal: an object spread
+      // costs several times more on this path.
+      return {
+        effect: decision.effect,
+        policyIds: decision.policyIds,
+        reason: decision.reason,
+        policyRevision: decision.policyRevision,
+        cacheTtlMs: decision.cacheTtlMs,
+        dependsOnTime: decision.dependsOnTime,
+        entityIds: decision.entityIds,
+        dependsOnRelations: decision.dependsOnRelations,
+        errors: decision.errors,
+        attributeRevision,
+      };
     } catch (err) {
       return {
         effect: 'DENY',
