@@ -1,7 +1,8 @@
 /**
- * `kill -9` in the middle of an import, from another process, while this process reads: the
- * store must hold exactly the committed batches, open normally, and accept writes afterwards.
- * The import runs as a real child process from a tsc build of src/store + the import command.
+ * The store shared with other processes: `kill -9` in the middle of an import while this
+ * process reads (the store must hold exactly the committed batches, open normally and accept
+ * writes afterwards), and two imports writing at once. The imports run as real child processes
+ * from a tsc build of src/store + the import command.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
