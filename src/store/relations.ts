@@ -35,7 +35,7 @@ export class RelationIndex {
     return this.forward.doesExist([object, relation], subject);
   }
 
-  /** Lazy: traversal stops reading as soon as it finds the subject. */
+  /** Lazy, in subject order: a caller that stops iterating stops reading. */
   subjects(object: string, relation: string): Iterable<string> {
     return this.forward.getValues([object, relation]);
   }
