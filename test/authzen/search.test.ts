@@ -118,3 +118,32 @@ describe('search agrees with evaluation', () => {
     );
   });
 });
+
+describe('a search over many candidates', () => {
+  let big: Harness;
+  beforeAll(async () => {
+    big = await startAuthzen({ searchPageSize: 10 });
+    // 2,500 stored users without any access, sorting before alice and bob.
+    const users = Array.from({ length: 2_500 }, (_, i) => ({ kind: 'entity' as const, op: 'put' as const, id: `user/a0-${String(i).padStart(4, '0')}`, attributes: {} }));
+    await big.store.write(users);
+  });
+  afterAll(async () => {
+    await big?.close();
+  });
+
+  it('spends a bounded number of decisions per request and resumes where it stopped', async () => {
+    const pages: { results: string[]; token: string }[] = [];
+    let token = '';
+    do {
+      const reply = await post(big, '/access/v1/search/subject', { subject: { type: 'user' }, action: { name: 'read' }, resource: { type: 'record', id: 'record-1' }, ...(token ? { page: { token } } : {}) });
+      expect(reply.status).toBe(200);
+      token = reply.json.page.next_token;
+      pages.push({ results: reply.json.results.map((r: { id: string }) => r.id), token });
+    } while (token !== '' && pages.length < 10);
+    expect(pages.flatMap((p) => p.results)).toEqual(['alice', 'bob']);
+    // The first page ran out of its decision budget before finding anyone, and said so with a token.
+    expect(pages[0]).toMatchObject({ results: [] });
+    expect(pages[0].token).not.toBe('');
+    expect(pages.at(-1)?.token).toBe('');
+  });
+});

@@ -9,8 +9,9 @@
  * Action search asks the rule index which actions rules mention for the resource.
  *
  * Then fast: a search whose (resource, action) has no allow rule answers at once; candidates
- * come sorted and are decided only until a page is full, and the page token is the last id
- * returned (a cursor, not an offset, so a page never repeats or skips because data changed).
+ * come sorted and are decided only until a page is full (or a per-request decision budget is
+ * spent), and the page token is the last id examined (a cursor, not an offset, so a page never
+ * repeats or skips because data changed).
  */
 import type { DecisionPoint, TupleKey } from '../../pdp/index.js';
 import type { DecisionRequest, PolicySet } from '../../policy/index.js';
@@ -33,6 +34,13 @@ export const TYPE_ATTRIBUTE = 'authzen_type';
 
 /** Most entities one relation walk visits; beyond it the walk stops (results stay correct). */
 export const MAX_WALK = 100_000;
+
+/**
+ * Most decisions one search request makes. When they run out before the page is full, the
+ * page ends early with a token at the last candidate examined, so one request never blocks
+ * the server for long however few candidates are allowed; the caller just asks again.
+ */
+export const MAX_DECISIONS_PER_PAGE = 2_000;
 
 export interface Page {
   limit: number;
@@ -76,11 +84,18 @@ export interface SearchResult<T> {
   page: { next_token: string; count: number };
 }
 
+interface Collected {
+  ids: string[];
+  /** Where the next page starts (after this id), or undefined on the last page. */
+  resumeAfter: string | undefined;
+}
+
 /**
- * Decides `request(candidate)` for candidates in id order after `page.after`, until `limit`
- * are allowed (plus one more, to know whether a next page exists).
+ * Decides `decidePermits(candidate)` for candidates in id order after `page.after`, until
+ * `limit` are allowed (plus one more, to know whether a next page exists) or the decision
+ * budget is spent.
  */
-function collect(candidates: Set<string>, page: Page, decidePermits: (id: string) => boolean): { ids: string[]; more: boolean } {
+function collect(candidates: Set<string>, page: Page, decidePermits: (id: string) => boolean, budget = MAX_DECISIONS_PER_PAGE): Collected {
   const sorted = [...candidates].sort();
   const ids: string[] = [];
   let i = 0;
@@ -88,16 +103,17 @@ function collect(candidates: Set<string>, page: Page, decidePermits: (id: string
     const after = page.after;
     while (i < sorted.length && sorted[i] <= after) i++;
   }
-  for (; i < sorted.length; i++) {
+  for (let spent = 0; i < sorted.length; i++, spent++) {
+    if (spent === budget) return { ids, resumeAfter: sorted[i - 1] };
     if (!decidePermits(sorted[i])) continue;
-    if (ids.length === page.limit) return { ids, more: true };
+    if (ids.length === page.limit) return { ids, resumeAfter: ids[ids.length - 1] };
     ids.push(sorted[i]);
   }
-  return { ids, more: false };
+  return { ids, resumeAfter: undefined };
 }
 
-function pageOf<T>(results: T[], ids: string[], more: boolean): SearchResult<T> {
-  return { results, page: { next_token: more ? encodeToken(ids[ids.length - 1]) : '', count: results.length } };
+function pageOf<T>(results: T[], resumeAfter: string | undefined): SearchResult<T> {
+  return { results, page: { next_token: resumeAfter === undefined ? '' : encodeToken(resumeAfter), count: results.length } };
 }
 
 /** Whether any allow rule could apply to (resource, action): otherwise nobody is allowed. */
@@ -182,7 +198,7 @@ export interface SubjectSearch {
 
 export function searchSubjects(pdp: DecisionPoint, store: SearchStore, q: SubjectSearch, page: Page): SearchResult<{ type: string; id: string }> {
   const set = pdp.policies;
-  if (!hasAllowCandidate(set, q.base.resource, q.base.action)) return pageOf([], [], false);
+  if (!hasAllowCandidate(set, q.base.resource, q.base.action)) return pageOf([], undefined);
   const prefix = typePrefix(q.type);
   const candidates = new Set<string>();
   for (const s of subjectsReaching(store, q.base.resource)) if (idOfType(store, s, q.type, prefix) !== undefined) candidates.add(s);
@@ -190,15 +206,14 @@ export function searchSubjects(pdp: DecisionPoint, store: SearchStore, q: Subjec
   for (const rule of set.index.lookup(q.base.resource, q.base.action)) {
     for (const p of rule.actorPatterns ?? []) if (p.literal && idOfType(store, p.text, q.type, prefix) !== undefined) candidates.add(p.text);
   }
-  const { ids, more } = collect(candidates, page, (actor) => {
+  const { ids, resumeAfter } = collect(candidates, page, (actor) => {
     const request: DecisionRequest = { ...q.base, actor };
     if (q.claims !== undefined) request.actorClaims = q.claims;
     return pdp.decide(request).effect === 'ALLOW';
   });
   return pageOf(
     ids.map((id) => ({ type: q.type, id: idOfType(store, id, q.type, prefix) as string })),
-    ids,
-    more,
+    resumeAfter,
   );
 }
 
@@ -222,16 +237,15 @@ export function searchResources(pdp: DecisionPoint, store: SearchStore, q: Resou
     anyAllow = true;
     for (const p of rule.resources) if (p.literal && idOfType(store, p.text, q.type, prefix) !== undefined) candidates.add(p.text);
   }
-  if (!anyAllow) return pageOf([], [], false);
-  const { ids, more } = collect(candidates, page, (resource) => {
+  if (!anyAllow) return pageOf([], undefined);
+  const { ids, resumeAfter } = collect(candidates, page, (resource) => {
     const request: DecisionRequest = { ...q.base, resource };
     if (q.resourceAttributes !== undefined) request.resourceAttributes = q.resourceAttributes;
     return pdp.decide(request).effect === 'ALLOW';
   });
   return pageOf(
     ids.map((id) => ({ type: q.type, id: idOfType(store, id, q.type, prefix) as string })),
-    ids,
-    more,
+    resumeAfter,
   );
 }
 
@@ -246,10 +260,9 @@ export function candidateActions(set: PolicySet, resource: string): Set<string> 
 }
 
 export function searchActions(pdp: DecisionPoint, base: Omit<DecisionRequest, 'action'>, page: Page): SearchResult<{ name: string }> {
-  const { ids, more } = collect(candidateActions(pdp.policies, base.resource), page, (action) => pdp.decide({ ...base, action }).effect === 'ALLOW');
+  const { ids, resumeAfter } = collect(candidateActions(pdp.policies, base.resource), page, (action) => pdp.decide({ ...base, action }).effect === 'ALLOW');
   return pageOf(
     ids.map((name) => ({ name })),
-    ids,
-    more,
+    resumeAfter,
   );
 }
