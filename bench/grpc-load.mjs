@@ -19,16 +19,17 @@ import { parseArgs } from 'node:util';
 import { objectToStruct } from '../dist/server/struct.js';
 import { jsonGrpcPort, startChild } from './lib/children.mjs';
 import { clientConstructor } from './lib/echo-proto.mjs';
-import { compareInterleaved, makeClient, unary, waitForReady } from './lib/load.mjs';
+import { compareInterleaved, concurrent, makeClient, processCpuNs, unary, waitForReady } from './lib/load.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
 import { READ_REQUEST, ROOT } from './lib/payments.mjs';
-import { round } from './lib/stats.mjs';
+import { median, round } from './lib/stats.mjs';
 
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
     inflight: { type: 'string', default: '64' },
     quick: { type: 'boolean', default: false },
+    'decision-log': { type: 'string', default: '/dev/null' },
   },
 });
 const rounds = Number(values.rounds);
@@ -41,7 +42,7 @@ const echo = await startChild('echo', process.execPath, [join(ROOT, 'bench/lib/e
 const charter = await startChild(
   'charter',
   process.execPath,
-  [join(ROOT, 'bin/charter.js'), 'serve', '--grpc-port', '0', '--http-port=-1', '--decision-log', '/dev/null', '--log-level', 'info'],
+  [join(ROOT, 'bin/charter.js'), 'serve', '--grpc-port', '0', '--http-port=-1', '--decision-log', values['decision-log'], '--log-level', 'info'],
   { readyPort: jsonGrpcPort, env: { CHARTER_POLICIES: '', CHARTER_DATA: '' } },
 );
 log(`  echo pid ${echo.pid} port ${echo.port}; charter pid ${charter.pid} port ${charter.port}`);
@@ -76,6 +77,26 @@ const results = await compareInterleaved(
   },
 );
 
+// Server CPU per decision: CPU time the server process spent (all threads, from
+// /proc/<pid>/task/*/schedstat, so waiting for a core on a busy machine does not count),
+// divided by decisions answered. Much less sensitive to other load than latency and throughput.
+const cpuMicros = (pid) => (processCpuNs(pid) ?? NaN) / 1000;
+const cpuTargets = [
+  { name: 'echo', pid: echo.pid, call: unary(echoClient, 'Authorize'), request, per: 1 },
+  { name: 'charter', pid: charter.pid, call: unary(charterClient, 'Authorize'), request, per: 1 },
+  { name: 'charter_batch10', pid: charter.pid, call: unary(charterClient, 'BatchAuthorize'), request: batch, per: 10 },
+];
+const cpuRounds = Object.fromEntries(cpuTargets.map((t) => [t.name, []]));
+for (let r = 0; r < rounds; r++) {
+  for (const t of r % 2 === 0 ? cpuTargets : [...cpuTargets].reverse()) {
+    const before = cpuMicros(t.pid);
+    const { calls } = await concurrent(t.call, t.request, { ms: quick ? 800 : 1500, inflight });
+    cpuRounds[t.name].push((cpuMicros(t.pid) - before) / (calls * t.per));
+  }
+}
+const cpu = Object.fromEntries(Object.entries(cpuRounds).map(([k, v]) => [k, round(median(v), 1)]));
+log(`  server CPU per decision (median of ${rounds}): echo ${cpu.echo} µs, charter ${cpu.charter} µs, charter batch of 10 ${cpu.charter_batch10} µs`);
+
 echoClient.close();
 charterClient.close();
 await Promise.all([echo.stop(), charter.stop()]);
@@ -87,6 +108,7 @@ const ratios = {
   authorize_p50_vs_echo: round(c.p50_us / e.p50_us, 3),
   authorize_rps_vs_echo: round(c.rps / e.rps, 3),
   batch10_decisions_vs_single: round(b.rps / c.rps, 2),
+  server_cpu_per_call_charter_vs_echo: round(cpu.charter / cpu.echo, 3),
 };
 const gates = [
   { name: 'authorize_p50_vs_echo', value: ratios.authorize_p50_vs_echo, limit: 1.2, direction: '<=' },
@@ -101,7 +123,7 @@ log('');
 for (const g of gates) log(`  ${g.status === 'pass' ? 'PASS' : 'FAIL'}  ${g.name}: ${g.value} ${g.direction} ${g.limit}`);
 
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-const out = { ratios, gates, results, settings: { rounds, inflight, quick }, machine: machineInfo(), date: new Date().toISOString() };
+const out = { ratios, gates, cpu_us_per_decision: cpu, results, settings: { rounds, inflight, quick }, machine: machineInfo(), date: new Date().toISOString() };
 writeFileSync(join(ROOT, 'bench', 'results', 'grpc-load.json'), `${JSON.stringify(out, null, 2)}\n`);
 log('wrote bench/results/grpc-load.json');
 process.exitCode = gates.some((g) => g.status === 'fail') ? 1 : 0;
