@@ -2,7 +2,7 @@
  * The decision point: the policy set being served, the attribute store, the server's clock.
  * `decide` never throws and never fails open: anything that goes wrong is a DENY with a reason.
  */
-import { decide as evaluate, type Decision, type DecisionRequest, type PolicySet } from '../policy/index.js';
+import { decide as evaluate, type Decision, type DecisionRequest, type PolicySet, type RuleTrace } from '../policy/index.js';
 import { createDecisionMemo, type MemoSource } from '../store/index.js';
 
 /** What the decision point needs from the attribute store (AttributeStore provides it). */
@@ -14,6 +14,11 @@ export interface DecisionStore extends MemoSource {
 /** A decision with the attribute revision it was made at. */
 export interface PdpDecision extends Decision {
   attributeRevision: number;
+}
+
+/** A decision with what happened to every candidate rule (for debugging). */
+export interface ExplainedPdpDecision extends PdpDecision {
+  trace: RuleTrace[];
 }
 
 export interface DecisionPointOptions {
@@ -53,7 +58,14 @@ export class DecisionPoint {
     return this.store.revision();
   }
 
-  decide(request: DecisionRequest): PdpDecision {
+  /** Like decide(), plus the outcome of every candidate rule. Not for the hot path. */
+  explain(request: DecisionRequest): ExplainedPdpDecision {
+    const trace: RuleTrace[] = [];
+    const decision = this.decide(request, trace);
+    return { ...decision, trace };
+  }
+
+  decide(request: DecisionRequest, trace?: RuleTrace[]): PdpDecision {
     const set = this.set;
     let attributeRevision = 0;
     try {
@@ -62,7 +74,9 @@ export class DecisionPoint {
       attributeRevision = this.store.revision();
       // Per decision: repeated entity reads, tuple checks and group expansions hit LMDB once.
       const memo = createDecisionMemo(this.store);
-      const decision = evaluate(set, request, { attributes: memo, relations: memo, now: this.clock() });
+      const sources = { attributes: memo, relations: memo, now: this.clock() };
+      const decision = trace === undefined ? evaluate(set, request, sources) : evaluate(set, request, sources, { explain: true });
+      if (trace !== undefined) trace.push(...((decision as Decision & { trace?: RuleTrace[] }).trace ?? []));
       // A copy (the evaluator may hand out shared objects), as one literal: an object spread
       // costs several times more on this path.
       return {

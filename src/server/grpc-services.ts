@@ -338,7 +338,28 @@ export function adminService(ctx: ServiceContext): UntypedServiceImplementation 
     callback(null, { policyRevision: ctx.decisionPoint.policyRevision, attributeRevision: Number(store.revision()) });
   };
 
-  return { Write, GetEntity, GetRevisions } as UntypedServiceImplementation;
+  const Explain: handleUnaryCall<{ request: AuthorizeRequestMessage | null }, unknown> = (call, callback) => {
+    if (!guard(call, callback)) return;
+    const message = call.request.request;
+    if (!message) {
+      callback({ code: status.INVALID_ARGUMENT, details: 'request is required' });
+      return;
+    }
+    const problem = checkAuthorizeRequest(message, limits, 'request.');
+    if (problem !== undefined) {
+      callback({ code: status.INVALID_ARGUMENT, details: problem });
+      return;
+    }
+    const peer = ctx.mtls ? peerSpiffeId(call) : undefined;
+    const explained = ctx.decisionPoint.explain(toDecisionRequest(message, peer));
+    callback(null, {
+      response: toResponse(explained),
+      trace: explained.trace.map((t) => ({ ruleId: t.ruleId, effect: t.effect, outcome: t.outcome, detail: t.detail ?? '' })),
+      errors: explained.errors,
+    });
+  };
+
+  return { Write, GetEntity, GetRevisions, Explain } as UntypedServiceImplementation;
 }
 
 export function invalidationService(ctx: ServiceContext): UntypedServiceImplementation {

@@ -81,6 +81,23 @@ describe('Admin API with a bearer token', () => {
     expect(await metricValue(h.http, 'charter_invalidation_subscribers')).toBe(1);
   });
 
+  it('explains a decision rule by rule, for admins only', async () => {
+    const admin = h.client({ token: TOKEN });
+    const res = await call<{ response: { decision: string; policyIds: string[] }; trace: { ruleId: string; effect: string; outcome: string; detail: string }[] }>(admin, 'admin', 'Explain', {
+      request: { ...readP100, context: objectToStruct({ country: 'FR' }) },
+    });
+    expect(res.response.decision).toBe('DECISION_DENY');
+    const applied = res.trace.filter((t) => t.outcome === 'applied');
+    expect(applied.length).toBeGreaterThan(0);
+    expect(applied.every((t) => t.effect === 'deny')).toBe(true);
+    expect(res.response.policyIds).toEqual(applied.map((t) => t.ruleId));
+    const denied = await callError(call(h.client(), 'admin', 'Explain', { request: readP100 }));
+    expect(denied.code).toBe(status.UNAUTHENTICATED);
+    const invalid = await callError(call(admin, 'admin', 'Explain', { request: { ...readP100, actor: '' } }));
+    expect(invalid.code).toBe(status.INVALID_ARGUMENT);
+    expect(invalid.details).toBe('request.actor is required');
+  });
+
   it('rejects a malformed record with its index and applies nothing', async () => {
     const admin = h.client({ token: TOKEN });
     const rev = await call<{ attributeRevision: number }>(admin, 'admin', 'GetRevisions', {});

@@ -219,6 +219,14 @@ describe('charter serve with a data directory, Admin token and SIGHUP', () => {
     expect(typeof entry.policyRevision).toBe('string');
   });
 
+  it('charter authorize --explain lists every candidate rule and its outcome', async () => {
+    const res = await charter(['authorize', '--explain', '--target', `127.0.0.1:${s.grpcPort}`, '--actor', alice, '--action', 'read', '--resource', 'uon://payments/payment/p-200'], { CHARTER_ADMIN_TOKEN: TOKEN });
+    expect(res.code, res.stderr).toBe(1);
+    expect(res.stdout).toMatch(/^DENY: /);
+    expect(res.stdout).toMatch(/candidate rules \(denies first\):/);
+    expect(res.stdout).toMatch(/allow +payments\/payment-read +condition-false/);
+  });
+
   it('charter write with a wrong token is refused', async () => {
     const file = join(ndjson, 'one.ndjson');
     writeFileSync(file, `${JSON.stringify({ kind: 'entity', id: 'uon://x/y/1', attributes: {} })}\n`);

@@ -27,6 +27,9 @@ Options:
   --context JSON             request context, e.g. '{"ip":"10.1.2.3","country":"GB"}' (env.<key>)
   --resource-attributes JSON attributes the caller knows about the resource (the store wins)
   --actor-claims JSON        facts the caller asserts about the actor (actor_claims.<key>)
+  --explain                  also show every candidate rule and what happened to it (uses the
+                             Admin API: --token / CHARTER_ADMIN_TOKEN, or an admin mTLS identity)
+  --token TOKEN              Admin bearer token for --explain [CHARTER_ADMIN_TOKEN]
   --json                     print the response as JSON
   --deadline-ms N            give up after N ms (default 5000)
 ${CONNECTION_USAGE}
@@ -58,6 +61,8 @@ export async function run(args: string[]): Promise<number> {
         'resource-attributes': { type: 'string' },
         'actor-claims': { type: 'string' },
         json: { type: 'boolean' },
+        explain: { type: 'boolean' },
+        token: { type: 'string' },
         'deadline-ms': { type: 'string' },
       },
     }).values;
@@ -69,7 +74,7 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const conn = connectionOptions(values, process.env);
+  const conn = { ...connectionOptions(values, process.env), token: (values.token as string | undefined) ?? process.env.CHARTER_ADMIN_TOKEN };
   const problems: string[] = [];
   const targetProblem = checkTarget(conn.target);
   if (targetProblem) problems.push(targetProblem);
@@ -100,6 +105,21 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   try {
+    if (values.explain) {
+      const explained = await unaryCall<{ response: DecodedResponse; trace: RuleTraceMessage[]; errors: string[] }>(
+        clients.admin,
+        'Explain',
+        { request },
+        clients.metadata(),
+        deadlineMs,
+      );
+      if (values.json) process.stdout.write(`${JSON.stringify(explained, null, 2)}\n`);
+      else {
+        process.stdout.write(formatDecision(request.actor as string, request.action as string, request.resource as string, explained.response));
+        process.stdout.write(formatTrace(explained.trace, explained.errors));
+      }
+      return explained.response.decision === 'DECISION_ALLOW' ? 0 : 1;
+    }
     const res = await unaryCall<DecodedResponse>(clients.authorization, 'Authorize', request, clients.metadata(), deadlineMs);
     const allow = res.decision === 'DECISION_ALLOW';
     if (values.json) {
@@ -114,6 +134,22 @@ export async function run(args: string[]): Promise<number> {
   } finally {
     clients.close();
   }
+}
+
+interface RuleTraceMessage {
+  ruleId: string;
+  effect: string;
+  outcome: string;
+  detail: string;
+}
+
+export function formatTrace(trace: RuleTraceMessage[], errors: string[]): string {
+  if (trace.length === 0) return '  candidate rules:    (none: no rule matches this action and resource)\n';
+  const width = Math.max(...trace.map((t) => t.ruleId.length));
+  const lines = ['  candidate rules (denies first):'];
+  for (const t of trace) lines.push(`    ${t.effect.padEnd(5)} ${t.ruleId.padEnd(width)}  ${t.outcome}${t.detail ? `: ${t.detail}` : ''}`);
+  for (const e of errors) lines.push(`  condition error:    ${e}`);
+  return `${lines.join('\n')}\n`;
 }
 
 export function formatDecision(actor: string, action: string, resource: string, res: DecodedResponse): string {
