@@ -40,6 +40,15 @@ describe('Admin API with a bearer token', () => {
     const wrong = await callError(call(h.client({ token: 'not-the-token-at-all' }), 'admin', 'GetRevisions', {}));
     expect(wrong.code).toBe(status.PERMISSION_DENIED);
     expect(wrong.details).toMatch(/invalid token/);
+    const c = h.client();
+    const { Metadata } = await import('@grpc/grpc-js');
+    const md = new Metadata();
+    md.set('authorization', `Token ${TOKEN}`);
+    const malformed = await new Promise<{ code: number; details: string }>((resolve) =>
+      (c.admin as unknown as { GetRevisions: Function }).GetRevisions({}, md, (err: { code: number; details: string } | null) => resolve(err ?? { code: 0, details: '' })),
+    );
+    expect(malformed.code).toBe(status.UNAUTHENTICATED);
+    expect(malformed.details).toMatch(/must be "Bearer <token>"/);
   });
 
   it('writes entities and tuples, answers after commit, and decisions see them at once', async () => {
