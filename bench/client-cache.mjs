@@ -33,9 +33,14 @@ try {
   if (!(await client.ready(10_000))) throw new Error('the invalidation stream did not connect');
 
   // One hot request (what bench:ci gates) and 1 000 distinct ones (a working set, rotating).
-  const hot = Object.freeze({ actor: ALICE, action: 'read', resource: P100 });
+  // The hot request as four equal but separate objects picked by the loop index: with one
+  // constant (frozen) object the JIT may fold the floor's key into a constant string and skip
+  // the key build the floor is meant to include (same fix as bench/lib/inprocess.mjs).
+  const hots = Array.from({ length: 4 }, () => ({ actor: ALICE, action: 'read', resource: P100 }));
+  const hot = hots[0];
   const many = Array.from({ length: 1_000 }, (_, i) => Object.freeze({ actor: `spiffe://personnel.acme.test/eid/${1001 + (i % 8)}`, action: i % 2 ? 'read' : 'refund', resource: `uon://payments/payment/p-${i}` }));
-  const withContext = Object.freeze({ ...hot, context: { ip: '10.1.2.3', country: 'GB' } });
+  const withContexts = Array.from({ length: 4 }, () => ({ ...hot, context: { ip: '10.1.2.3', country: 'GB' } }));
+  const withContext = withContexts[0];
   const first = await client.check(hot);
   if (!first.allowed) throw new Error(`fixture broken: expected ALLOW, got ${first.reason}`);
   await client.check(withContext);
@@ -50,21 +55,27 @@ try {
 
   const sync = measureInterleaved(
     {
-      floor_hot: () => lru.get(`${hot.actor}\u0000${hot.action}\u0000${hot.resource}`) !== undefined,
-      client_hot: () => client.check(hot),
+      floor_hot: (i) => {
+        const r = hots[i & 3];
+        return lru.get(`${r.actor}\u0000${r.action}\u0000${r.resource}`) !== undefined;
+      },
+      client_hot: (i) => client.check(hots[i & 3]),
       floor_1000: (i) => {
         const r = many[i % M];
         return lru.get(`${r.actor}\u0000${r.action}\u0000${r.resource}`) !== undefined;
       },
       client_1000: (i) => client.check(many[i % M]),
-      client_hot_with_context: () => client.check(withContext),
+      client_hot_with_context: (i) => client.check(withContexts[i & 3]),
     },
     timing,
   );
   const awaited = await measureInterleavedAsync(
     {
-      floor_hot_awaited: async () => (await lru.get(`${hot.actor}\u0000${hot.action}\u0000${hot.resource}`)) !== undefined,
-      client_hot_awaited: async () => (await client.check(hot)).allowed,
+      floor_hot_awaited: async (i) => {
+        const r = hots[i & 3];
+        return (await lru.get(`${r.actor}\u0000${r.action}\u0000${r.resource}`)) !== undefined;
+      },
+      client_hot_awaited: async (i) => (await client.check(hots[i & 3])).allowed,
     },
     { ...timing, rounds: Math.max(7, timing.rounds >> 1) },
   );
