@@ -42,14 +42,16 @@ export function createServerMetrics(options: { defaultMetrics?: boolean } = {}):
     help: 'Policy reloads rejected (the last good set kept serving)',
     registers: [registry],
   });
+  // Aggregators say how --workers combines one series from several workers (default: sum).
   const revisionInfo = new Gauge({
     name: 'charter_policy_revision_info',
     help: 'The policy revision being served (value 1)',
+    aggregator: 'max',
     labelNames: ['policy_revision'] as const,
     registers: [registry],
   });
-  const attributeRevision = new Gauge({ name: 'charter_attribute_revision', help: 'Latest attribute store revision seen', registers: [registry] });
-  const policyRules = new Gauge({ name: 'charter_policy_rules', help: 'Rules in the policy set being served', registers: [registry] });
+  const attributeRevision = new Gauge({ name: 'charter_attribute_revision', help: 'Latest attribute store revision seen', aggregator: 'max', registers: [registry] });
+  const policyRules = new Gauge({ name: 'charter_policy_rules', help: 'Rules in the policy set being served', aggregator: 'max', registers: [registry] });
   const invalidationSubscribers = new Gauge({
     name: 'charter_invalidation_subscribers',
     help: 'Open Invalidation.Subscribe streams',

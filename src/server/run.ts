@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
 import { AttributeStore, importNdjson } from '../store/index.js';
 import { registerAuthzen } from './authzen/index.js';
 import type { ServeConfig } from './config.js';
@@ -114,6 +115,7 @@ export async function runServe(config: ServeConfig): Promise<number> {
       shutdownGraceMs: config.shutdownGraceMs,
       // AuthZEN Authorization API on the HTTP port.
       configureHttp: (router, s) => registerAuthzen(router, { ...s, store, apiKey: config.httpApiKey }),
+      ...(cluster.isWorker ? { metricsText: clusterMetricsText } : {}),
     });
   } catch (err) {
     logger.fatal({ err: { message: (err as Error).message } }, 'cannot start the server');
@@ -123,7 +125,12 @@ export async function runServe(config: ServeConfig): Promise<number> {
     if (demoDir) rmSync(demoDir, { recursive: true, force: true });
     return 1;
   }
-  if (cluster.isWorker) server.metrics.registry.setDefaultLabels({ worker: String(cluster.worker?.id ?? 0) });
+  if (cluster.isWorker) {
+    server.metrics.registry.setDefaultLabels({ worker: String(cluster.worker?.id ?? 0) });
+    // Answer the primary's aggregation requests with this worker's registry.
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([server.metrics.registry]);
+  }
 
   logger.info(
     {
@@ -174,6 +181,27 @@ export async function runServe(config: ServeConfig): Promise<number> {
   });
 }
 
+// --workers: any worker may get the scrape; it asks the primary for every worker's metrics
+// (series labelled by worker), so one scrape sees them all.
+let metricsRequests = 0;
+function clusterMetricsText(local: { registry: { metrics(): Promise<string> } }): Promise<string> {
+  const id = ++metricsRequests;
+  return new Promise<string>((resolve) => {
+    const onMessage = (message: { type?: string; id?: number; text?: string }): void => {
+      if (message?.type !== 'charter:metrics-res' || message.id !== id) return;
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      resolve(typeof message.text === 'string' ? message.text : local.registry.metrics());
+    };
+    const timer = setTimeout(() => {
+      process.off('message', onMessage);
+      resolve(local.registry.metrics());
+    }, 5_000);
+    process.on('message', onMessage);
+    process.send?.({ type: 'charter:metrics-req', id });
+  });
+}
+
 function adminMode(config: ServeConfig): string {
   const modes: string[] = [];
   if (config.adminSpiffeIds.length > 0) modes.push(`spiffe-ids(${config.adminSpiffeIds.length})`);
@@ -201,7 +229,18 @@ async function runPrimary(config: ServeConfig): Promise<number> {
   let stopping = false;
   let listening = 0;
   for (let i = 0; i < config.workers; i++) cluster.fork(env);
-  cluster.on('message', (worker, message: { type?: string; grpcPort?: number; httpPort?: number }) => {
+  const aggregator = new AggregatorRegistry();
+  cluster.on('message', (worker, message: { type?: string; id?: number; grpcPort?: number; httpPort?: number }) => {
+    if (message?.type === 'charter:metrics-req') {
+      aggregator.clusterMetrics().then(
+        (text) => worker.send({ type: 'charter:metrics-res', id: message.id, text }),
+        (err: unknown) => {
+          logger.warn({ err }, 'cannot aggregate worker metrics');
+          worker.send({ type: 'charter:metrics-res', id: message.id });
+        },
+      );
+      return;
+    }
     if (message?.type !== 'charter:listening') return;
     listening++;
     if (listening === config.workers) {

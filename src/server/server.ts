@@ -50,6 +50,8 @@ export interface ServerOptions {
   defaultMetrics?: boolean;
   /** Replaces the policy loader (tests of reload failures that the compiler cannot produce). */
   loadPolicies?: PolicyLoader;
+  /** What GET /metrics answers (default: this server's registry); --workers aggregates. */
+  metricsText?: (local: ServerMetrics) => Promise<string>;
   /** Adds HTTP routes (AuthZEN) before the HTTP server starts. */
   configureHttp?: (router: HttpRouter, server: Pick<RunningServer, 'decisionPoint' | 'metrics' | 'decisionLog' | 'logger'>) => void;
 }
@@ -170,7 +172,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let draining = false;
   const router = new HttpRouter();
   router.add('GET', '/metrics', async (_req, res) => {
-    sendText(res, 200, await metrics.registry.metrics(), metrics.registry.contentType);
+    const text = options.metricsText ? await options.metricsText(metrics) : await metrics.registry.metrics();
+    sendText(res, 200, text, metrics.registry.contentType);
   });
   router.add('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
   router.add('GET', '/readyz', (_req, res) => {

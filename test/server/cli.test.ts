@@ -295,6 +295,14 @@ describe('charter serve --workers 2', () => {
         const res = await charter(['authorize', '--target', `127.0.0.1:${s.grpcPort}`, '--actor', alice, '--action', 'read', '--resource', 'uon://payments/payment/p-100']);
         expect(res.code, res.stderr).toBe(0);
       }
+      // One scrape, whichever worker answers it, holds every worker's series.
+      for (let i = 0; i < 2; i++) {
+        const text = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
+        expect(text).toMatch(/charter_policy_rules\{worker="1"\} \d+/);
+        expect(text).toMatch(/charter_policy_rules\{worker="2"\} \d+/);
+        const allows = [...text.matchAll(/^charter_decisions_total\{effect="ALLOW",transport="grpc",worker="\d"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+        expect(allows).toBe(4);
+      }
       const demo = s.lines.find((l) => l.msg === 'no --data given: serving a temporary demo store');
       expect(await s.stop()).toBe(0);
       expect(existsSync(demo?.dataDir as string)).toBe(false);
