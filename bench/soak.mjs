@@ -73,13 +73,22 @@ const REQUESTS = [
   actorClaims: null,
 }));
 
-function rss(pid) {
+/** VmRSS, RssAnon (heap and native memory) and RssFile (mapped files: the LMDB data file) in bytes. */
+function memory(pid) {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (name) => {
+      const m = new RegExp(`${name}:\\s+(\\d+) kB`).exec(status);
+      return m ? Number(m[1]) * 1024 : undefined;
+    };
+    return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
   } catch {
     return undefined;
   }
+}
+
+function rss(pid) {
+  return memory(pid)?.rss;
 }
 
 function percentile(sorted, p) {
@@ -210,8 +219,8 @@ try {
   const windows = [];
   const rssSamples = [];
   const sampler = setInterval(() => {
-    const r = rss(child.pid);
-    if (r !== undefined) rssSamples.push({ t: Date.now(), rss: r });
+    const m = memory(child.pid);
+    if (m?.rss !== undefined) rssSamples.push({ t: Date.now(), rss: m.rss, anon: m.anon ?? 0, file: m.file ?? 0 });
   }, 5_000);
   const started = Date.now();
   const reporter = setInterval(() => {
@@ -224,12 +233,14 @@ try {
       p50Ms: Math.round(percentile(lat, 50) * 100) / 100,
       p99Ms: Math.round(percentile(lat, 99) * 100) / 100,
       rssMb: mb(rss(child.pid) ?? 0),
+      anonMb: mb(memory(child.pid)?.anon ?? 0),
+      fileMb: mb(memory(child.pid)?.file ?? 0),
       writes: total.writes,
       events: total.events,
     };
     windows.push(w);
     window = { calls: 0, errors: 0, latencies: [] };
-    log(`  t=${String(w.minute).padStart(5)} min  ${String(w.callsPerSec).padStart(6)} calls/s  errors ${w.errors}  p50 ${w.p50Ms} ms  p99 ${w.p99Ms} ms  RSS ${w.rssMb} MB  writes ${w.writes}  events ${w.events}`);
+    log(`  t=${String(w.minute).padStart(5)} min  ${String(w.callsPerSec).padStart(6)} calls/s  errors ${w.errors}  p50 ${w.p50Ms} ms  p99 ${w.p99Ms} ms  RSS ${w.rssMb} MB (anon ${w.anonMb}, file ${w.fileMb})  writes ${w.writes}  events ${w.events}`);
   }, WINDOW_MS);
 
   await Promise.all([...Array.from({ length: IN_FLIGHT }, (_, i) => worker(i)), writes()]);
@@ -280,6 +291,10 @@ try {
     rssMbEnd: mb(rssEnd),
     rssMbMax: mb(Math.max(...rssSamples.map((s) => s.rss))),
     rssGrowthPct: growthPct,
+    anonMbAfterWarmup: mb(median(steady.slice(0, quarter).map((s) => s.anon))),
+    anonMbEnd: mb(median(steady.slice(-quarter).map((s) => s.anon))),
+    fileMbAfterWarmup: mb(median(steady.slice(0, quarter).map((s) => s.file))),
+    fileMbEnd: mb(median(steady.slice(-quarter).map((s) => s.file))),
     rssSlopeMbPerMin: slopeMbPerMin,
     rssSamples: steady.length,
     serverAlive: child.exitCode === null && child.signalCode === null,
