@@ -5,6 +5,7 @@
  */
 import { relationScope } from './cel-environment.js';
 import { finerTime, type TimeGranularity } from './conditions.js';
+import { serverInstant } from './functions/server-instant.js';
 import { matchPattern } from './patterns.js';
 import type { CompiledRule, PolicySet } from './policy-set.js';
 import type { AttributeSource, Attributes, RelationSource } from './sources.js';
@@ -69,6 +70,23 @@ const EMPTY: Attributes = Object.freeze({}) as Attributes;
 const QUARTER_HOUR_MS = 15 * 60_000;
 const MINUTE_MS = 60_000;
 
+/**
+ * Stored attributes plus the reserved `id`. Sources hand out the same attributes object for an
+ * unchanged entity (the store caches decoded entities per revision), so the merged object is
+ * kept beside it instead of being rebuilt on every decision.
+ */
+const withIdCache = new WeakMap<Attributes, Attributes>();
+
+function withId(stored: Attributes, id: string): Attributes {
+  const cached = withIdCache.get(stored);
+  if (cached !== undefined && cached.id === id) return cached;
+  const merged = Object.freeze({ ...stored, id });
+  withIdCache.set(stored, merged);
+  return merged;
+}
+
+const NO_STRINGS: string[] = Object.freeze([]) as unknown as string[];
+
 /** Per-decision state: what has been fetched, so each entity is read at most once. */
 class DecisionState {
   readonly context: Record<string, unknown>;
@@ -85,11 +103,12 @@ class DecisionState {
     explain: boolean,
   ) {
     const ctx = request.context;
+    const time = serverInstant(sources.now);
     this.context = {
       actor: { id: request.actor },
       resource: { id: request.resource },
       action: request.action,
-      env: ctx === undefined ? { time: sources.now } : { ...ctx, time: sources.now },
+      env: ctx === undefined ? { time } : { ...ctx, time },
       actor_claims: request.actorClaims ?? EMPTY,
       action_properties: request.actionProperties ?? EMPTY,
     };
@@ -100,7 +119,7 @@ class DecisionState {
     if (!this.actorFetched) {
       this.actorFetched = true;
       const stored = this.sources.attributes.getAttributes(this.request.actor);
-      this.context.actor = stored === undefined ? { id: this.request.actor } : { ...stored, id: this.request.actor };
+      if (stored !== undefined) this.context.actor = withId(stored, this.request.actor);
     }
     return this.context.actor as Attributes;
   }
@@ -111,12 +130,8 @@ class DecisionState {
     const stored = this.sources.attributes.getAttributes(this.request.resource);
     const supplied = this.request.resourceAttributes;
     // Store wins: caller-supplied attributes only fill gaps.
-    this.context.resource =
-      supplied === undefined
-        ? stored === undefined
-          ? { id: this.request.resource }
-          : { ...stored, id: this.request.resource }
-        : { ...supplied, ...stored, id: this.request.resource };
+    if (supplied !== undefined) this.context.resource = { ...supplied, ...stored, id: this.request.resource };
+    else if (stored !== undefined) this.context.resource = withId(stored, this.request.resource);
   }
 
   note(rule: CompiledRule, outcome: RuleOutcome, detail?: string): void {
@@ -211,7 +226,7 @@ export function decide(set: PolicySet, request: DecisionRequest, sources: Decisi
         state.note(rule, 'condition-error', holds);
       }
     }
-    return finish(set, state, 'DENY', [], defaultDenyReason(candidates.length, state));
+    return finish(set, state, 'DENY', NO_STRINGS, defaultDenyReason(candidates.length, state));
   } finally {
     relationScope.current = previousRelations;
   }
@@ -225,9 +240,12 @@ function defaultDenyReason(candidates: number, state: DecisionState): string {
 }
 
 function finish(set: PolicySet, state: DecisionState, effect: Effect, policyIds: string[], reason: string): Decision {
-  const entityIds: string[] = [];
-  if (state.actorFetched) entityIds.push(state.request.actor);
-  if (state.resourceFetched) entityIds.push(state.request.resource);
+  const entityIds =
+    state.actorFetched || state.resourceFetched
+      ? state.actorFetched && state.resourceFetched
+        ? [state.request.actor, state.request.resource]
+        : [state.actorFetched ? state.request.actor : state.request.resource]
+      : NO_STRINGS;
   const decision: Decision = {
     effect,
     policyIds,
@@ -237,7 +255,7 @@ function finish(set: PolicySet, state: DecisionState, effect: Effect, policyIds:
     dependsOnTime: state.time !== 'none',
     entityIds,
     dependsOnRelations: state.relations,
-    errors: state.errors ?? [],
+    errors: state.errors ?? NO_STRINGS,
   };
   if (state.trace !== undefined) (decision as ExplainedDecision).trace = state.trace;
   return decision;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { distanceKm } from '../../src/policy/functions/geo.js';
 import { ipInAnyRange, ipInRange, parseAddress } from '../../src/policy/functions/ip.js';
+import { ServerInstant, utcOffsetMs } from '../../src/policy/functions/server-instant.js';
 import { decide, MemorySources } from '../../src/policy/index.js';
 import { relatedThroughGroups } from '../../src/relations/traverse.js';
 import { compileText } from './helpers.js';
@@ -137,5 +138,42 @@ describe('functions inside conditions', () => {
   it('list helpers', () => {
     expect(ask('u1', 'list').effect).toBe('ALLOW');
     expect(ask('u2', 'list').effect).toBe('DENY');
+  });
+});
+
+describe('time-zone accessors on env.time', () => {
+  const zones = ['Europe/London', 'America/New_York', 'Asia/Kolkata', 'Asia/Kathmandu', 'Australia/Lord_Howe', 'Pacific/Chatham', 'America/St_Johns', 'UTC'];
+
+  it('agrees with the standard conversion, across DST transitions and odd offsets', () => {
+    // Every quarter hour around the 2026 transitions, plus random instants over years.
+    const instants: number[] = [];
+    for (const start of [Date.UTC(2026, 2, 8), Date.UTC(2026, 2, 29), Date.UTC(2026, 3, 5), Date.UTC(2026, 9, 25), Date.UTC(2026, 10, 1)]) {
+      for (let m = -36 * 60; m <= 36 * 60; m += 15) instants.push(start + m * 60_000 + 7_000);
+    }
+    for (let i = 0; i < 300; i++) instants.push(Date.UTC(2020, 0, 1) + Math.floor(Math.random() * 10 * 365 * 86_400_000));
+    for (const zone of zones) {
+      for (const ms of instants) {
+        const standard = new Date(new Date(ms).toLocaleString('en-US', { timeZone: zone }));
+        const fast = new Date(new ServerInstant(ms).toLocaleString('en-US', { timeZone: zone }));
+        expect([fast.getFullYear(), fast.getMonth(), fast.getDate(), fast.getDay(), fast.getHours(), fast.getMinutes()], `${zone} ${new Date(ms).toISOString()}`).toEqual([
+          standard.getFullYear(),
+          standard.getMonth(),
+          standard.getDate(),
+          standard.getDay(),
+          standard.getHours(),
+          standard.getMinutes(),
+        ]);
+      }
+    }
+  });
+
+  it('still rejects unknown time zones', () => {
+    expect(() => new ServerInstant(0).toLocaleString('en-US', { timeZone: 'Not/AZone' })).toThrow(RangeError);
+    expect(() => utcOffsetMs('', 0)).toThrow(RangeError);
+  });
+
+  it('leaves other toLocaleString calls alone', () => {
+    const d = new ServerInstant(Date.UTC(2026, 10, 25, 10, 30));
+    expect(d.toLocaleString('en-GB', { timeZone: 'UTC' })).toBe(new Date(d.getTime()).toLocaleString('en-GB', { timeZone: 'UTC' }));
   });
 });
