@@ -2,7 +2,7 @@
  * Shared pieces of the reliability suites: paths, a tally of outcomes printed for
  * docs/reliability.md, child `charter serve` processes killed by PID, and small waits.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,9 +81,9 @@ export interface ChildServer {
  * `node bin/charter.js serve` on 127.0.0.1 with ports 0, as a child process; resolves once the
  * start-up line names the ports. `uid`/`gid` run it as another user (root tests of permissions).
  */
-export async function spawnServe(args: string[], options: { env?: Record<string, string>; uid?: number; gid?: number; timeoutMs?: number } = {}): Promise<ChildServer> {
+export async function spawnServe(args: string[], options: { env?: Record<string, string>; uid?: number; gid?: number; timeoutMs?: number; node?: string } = {}): Promise<ChildServer> {
   requireBuild();
-  const child = spawn(process.execPath, [CHARTER_BIN, 'serve', '--host', '127.0.0.1', '--grpc-port', '0', '--http-port', '0', '--decision-log', 'off', ...args], {
+  const child = spawn(options.node ?? process.execPath, [CHARTER_BIN, 'serve', '--host', '127.0.0.1', '--grpc-port', '0', '--http-port', '0', '--decision-log', 'off', ...args], {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
@@ -92,7 +92,15 @@ export async function spawnServe(args: string[], options: { env?: Record<string,
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('exit', (code, signal) => res({ code, signal })));
+  let spawnError: Error | undefined;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
+    child.once('exit', (code, signal) => res({ code, signal }));
+    // A child that could not be started (EACCES, ENOENT) emits 'error' and never 'exit'.
+    child.once('error', (err) => {
+      spawnError = err;
+      res({ code: null, signal: null });
+    });
+  });
   const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
       try {
@@ -117,7 +125,7 @@ export async function spawnServe(args: string[], options: { env?: Record<string,
       child.stdout!.on('data', onData);
       void exited.then(({ code, signal }) => {
         clearTimeout(timer);
-        reject(new Error(`charter serve exited (${code ?? signal}) before serving:\n${out}`));
+        reject(new Error(spawnError ? `cannot start charter serve: ${spawnError.message}` : `charter serve exited (${code ?? signal}) before serving:\n${out}`));
       });
     });
     return {
@@ -134,6 +142,18 @@ export async function spawnServe(args: string[], options: { env?: Record<string,
     await kill();
     throw err;
   }
+}
+
+/**
+ * A node binary that user `uid` can run (this one, or a system one: `npx -p node@24` keeps its
+ * binary under root's 0700 home), or undefined.
+ */
+export function nodeRunnableBy(uid: number): string | undefined {
+  for (const candidate of [process.execPath, '/usr/bin/node', '/usr/local/bin/node']) {
+    const r = spawnSync(candidate, ['-e', '0'], { uid, gid: uid, stdio: 'ignore', timeout: 10_000 });
+    if (r.status === 0) return candidate;
+  }
+  return undefined;
 }
 
 /** VmRSS of a process in bytes, from /proc (undefined when it is gone or not on Linux). */
