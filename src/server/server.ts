@@ -3,16 +3,16 @@
  * (metrics, health, plus routes other transports add) over one decision point.
  */
 import { Server, ServerCredentials, type ServerWritableStream } from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from 'grpc-health-check';
+import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import { DecisionLog, DecisionPoint, InvalidationHub, PolicyReloader, loadInitialPolicies, type PolicyLoader, type ReloadOutcome } from '../pdp/index.js';
 import { adminService, authorizationService, invalidationService, type ServiceContext } from './grpc-services.js';
 import { HttpRouter, sendJson, sendText, startHttpServer, type HttpServerHandle } from './http.js';
 import { DEFAULT_LIMITS, type InputLimits } from './limits.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
-import { charterPackageDefinition, serviceDefinition } from './proto.js';
+import { serviceDefinition } from './proto.js';
+import { reflectionPackageDefinition } from './reflection.js';
 import { AdminGuard, isLoopbackHost, serverCredentials, type TlsFiles } from './security.js';
 import type { ServerStore } from './store-types.js';
 
@@ -85,11 +85,6 @@ function grpcAddress(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-let reflectionDefinition: protoLoader.PackageDefinition | undefined;
-function packageForReflection(): protoLoader.PackageDefinition {
-  reflectionDefinition ??= { ...charterPackageDefinition(), ...protoLoader.loadSync(healthProtoPath, { keepCase: true }) };
-  return reflectionDefinition;
-}
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { logger, store } = options;
@@ -167,7 +162,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const health = new HealthImplementation({ '': 'SERVING' });
   for (const name of SERVICE_NAMES) health.setStatus(name, 'SERVING');
   health.addToServer(grpcServer);
-  new ReflectionService(packageForReflection()).addToServer(grpcServer);
+  new ReflectionService(reflectionPackageDefinition()).addToServer(grpcServer);
 
   let draining = false;
   const router = new HttpRouter();
