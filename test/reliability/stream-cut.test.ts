@@ -1,0 +1,118 @@
+/**
+ * The invalidation stream cut while the server stays up, and a revocation made during the cut:
+ * the client reaches the server through a TCP proxy that we cut (connections reset, new ones
+ * refused) and restore, while an Admin write revokes Alice's access directly on the server. No
+ * check started later than the client's bound (staleAllowMs) after the revocation may answer
+ * ALLOW: not while cut off (old ALLOWs are no longer trusted), not after reconnecting (the new
+ * stream starts with a flush). test/client/reconnect.test.ts covers a server restart without a
+ * revocation; this is the case it leaves out.
+ */
+import { createServer, connect as netConnect, type Server as NetServer, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CharterClient } from '../../src/client/index.js';
+import { ALICE, ALICE_ATTRIBUTES, P100, sleep, startServer, waitFor, writeEntity, type Harness } from '../client/helpers.js';
+
+const BOUND_MS = 300;
+const READ_P100 = { actor: ALICE, action: 'read', resource: P100 };
+
+/** A TCP proxy to `port` that can be cut (all connections reset, new ones refused) and restored. */
+async function proxy(port: number): Promise<{ port: number; cut(): void; restore(): void; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let open = true;
+  const server: NetServer = createServer((client) => {
+    if (!open) {
+      client.destroy();
+      return;
+    }
+    const upstream = netConnect(port, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {});
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as { port: number }).port,
+    cut() {
+      open = false;
+      for (const s of sockets) s.resetAndDestroy();
+    },
+    restore() {
+      open = true;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+let h: Harness;
+let p: Awaited<ReturnType<typeof proxy>>;
+let client: CharterClient;
+
+beforeAll(async () => {
+  h = await startServer();
+  p = await proxy(h.server.grpcPort);
+  client = new CharterClient({
+    target: `127.0.0.1:${p.port}`,
+    deadlineMs: 1_000,
+    staleAllowMs: BOUND_MS,
+    cache: { maxEntries: 100, ttlMs: 600_000 },
+    reconnect: { initialMs: 20, maxMs: 200 },
+  });
+  expect(await client.ready(10_000)).toBe(true);
+});
+
+afterAll(async () => {
+  client?.close();
+  await p?.close();
+  await writeEntity(h, ALICE, ALICE_ATTRIBUTES).catch(() => undefined);
+  await h?.close();
+});
+
+describe('invalidation stream cut with a revocation during the cut', () => {
+  it(`no ALLOW later than ${BOUND_MS} ms after the revocation: while cut off, and after reconnecting`, async () => {
+    expect((await client.check(READ_P100)).allowed).toBe(true);
+    expect(await client.check(READ_P100)).toMatchObject({ allowed: true, cached: true });
+
+    p.cut();
+    await waitFor('the client to notice the cut', () => !client.streamConnected, 10_000);
+    // Revoked on the server while this client cannot hear about it.
+    await writeEntity(h, ALICE, { ...ALICE_ATTRIBUTES, suspended: true });
+    const ackAt = performance.now();
+
+    const answers: { at: number; allowed: boolean; cached: boolean; error?: string }[] = [];
+    const sample = async (): Promise<void> => {
+      const at = performance.now();
+      const r = await client.check(READ_P100);
+      answers.push({ at: at - ackAt, allowed: r.allowed, cached: r.cached, error: r.error?.code });
+    };
+    // Cut off for a while: checks keep coming.
+    while (performance.now() - ackAt < BOUND_MS + 400) {
+      await sample();
+      await sleep(20);
+    }
+    p.restore();
+    await waitFor('the stream to come back', () => client.streamConnected, 10_000);
+    for (let i = 0; i < 20; i++) {
+      await sample();
+      await sleep(10);
+    }
+
+    const late = answers.filter((a) => a.at >= BOUND_MS && a.allowed);
+    expect(late, JSON.stringify(late.slice(0, 3))).toEqual([]);
+    // While cut off, the client failed closed (no server to ask); once back, the server said DENY.
+    expect(answers.some((a) => a.at >= BOUND_MS && a.error !== undefined)).toBe(true);
+    const after = answers.slice(-20);
+    expect(after.every((a) => !a.allowed && a.error === undefined)).toBe(true);
+    expect(client.stats().staleAllowsRefused).toBeGreaterThanOrEqual(1);
+    process.stdout.write(`[reliability] stream cut + revocation during the cut: ${answers.length} checks, ${answers.filter((a) => a.allowed).length} ALLOWs (all within ${BOUND_MS} ms of the ack), 0 after\n`);
+  });
+});
