@@ -49,6 +49,14 @@ export class DecisionLog {
   /** The logger's destination and its bindings as JSON, for the fast line writer. */
   private readonly stream: { write(line: string): unknown } | undefined;
   private readonly bindingsJson: string;
+  /**
+   * Lines waiting for the end of the current event-loop turn. sonic-boom (pino's destination)
+   * measures its whole pending buffer on every write, so one write per turn instead of one per
+   * decision saves several microseconds per decision under load.
+   */
+  private readonly batching: boolean;
+  private pending: string[] = [];
+  private flushScheduled = false;
 
   constructor(options: DecisionLogOptions) {
     this.logger = options.logger;
@@ -57,6 +65,7 @@ export class DecisionLog {
     const bindings = options.logger?.bindings() ?? {};
     const json = JSON.stringify(bindings);
     this.bindingsJson = json === '{}' ? '' : `,${json.slice(1, -1)}`;
+    this.batching = typeof (stream as { flushSync?: unknown } | undefined)?.flushSync === 'function';
     const rate = options.sampleRate ?? 1;
     this.sampleRate = Number.isFinite(rate) ? Math.min(1, Math.max(0, rate)) : 1;
     this.redact = new Set(options.redactContextKeys ?? []);
@@ -110,7 +119,24 @@ export class DecisionLog {
       logger.info(fields);
       return;
     }
-    this.stream.write(line);
+    if (!this.batching) {
+      this.stream.write(line);
+      return;
+    }
+    this.pending.push(line);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Writes lines still waiting for the end of the turn (also called on shutdown). */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.pending.length === 0 || this.stream === undefined) return;
+    const chunk = this.pending.length === 1 ? this.pending[0] : this.pending.join('');
+    this.pending = [];
+    this.stream.write(chunk);
   }
 
   /** Logs `entry` if it is sampled. */

@@ -225,6 +225,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       });
       await http?.close();
       if (options.closeStore) await store.close();
+      decisionLog.flush();
       options.decisionLogger?.flush?.();
       logger.info('server stopped');
     })();
