@@ -62,9 +62,13 @@ export class DecisionLog {
     this.logger = options.logger;
     const stream = options.logger ? (options.logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] : undefined;
     this.stream = stream && typeof (stream as { write?: unknown }).write === 'function' ? (stream as { write(line: string): unknown }) : undefined;
-    const bindings = options.logger?.bindings() ?? {};
-    const json = JSON.stringify(bindings);
-    this.bindingsJson = json === '{}' ? '' : `,${json.slice(1, -1)}`;
+    // pino's own serialized bindings (base fields such as pid, name, and child bindings).
+    const chindings = options.logger ? (options.logger as unknown as Record<symbol, unknown>)[pino.symbols.chindingsSym] : undefined;
+    if (typeof chindings === 'string') this.bindingsJson = chindings;
+    else {
+      const json = JSON.stringify(options.logger?.bindings() ?? {});
+      this.bindingsJson = json === '{}' ? '' : `,${json.slice(1, -1)}`;
+    }
     this.batching = typeof (stream as { flushSync?: unknown } | undefined)?.flushSync === 'function';
     const rate = options.sampleRate ?? 1;
     this.sampleRate = Number.isFinite(rate) ? Math.min(1, Math.max(0, rate)) : 1;

@@ -112,6 +112,25 @@ describe('DecisionLog', () => {
     expect(lines[2].errors).toEqual(['p/x: no such key']);
   });
 
+  it('writes the lines of one turn to a pino destination together, each a whole JSON line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'charter-dlog-'));
+    try {
+      const file = join(dir, 'decisions.log');
+      const dest = pino.destination({ dest: file, sync: false, mkdir: true });
+      await new Promise((r) => dest.once('ready', r));
+      const log = new DecisionLog({ logger: pino({ base: { pid: 7 } }, dest) });
+      for (let i = 0; i < 3; i++) log.record({ request, decision, latencyMs: 1, transport: 'grpc', requestId: `r${i}` });
+      log.flush();
+      dest.flushSync();
+      const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.map((l) => l.requestId)).toEqual(['r0', 'r1', 'r2']);
+      expect(lines[0]).toMatchObject({ level: 30, pid: 7, msg: 'decision', decision: 'DENY' });
+      expect(typeof lines[0].time).toBe('number');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('logs nothing at rate 0 and when disabled', () => {
     const { logger, lines } = capture();
     new DecisionLog({ logger, sampleRate: 0 }).record({ request, decision, latencyMs: 1, transport: 'grpc' });
