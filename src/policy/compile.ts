@@ -307,7 +307,7 @@ function compileRule(
   const fields = condition?.reads.fields;
   const readsBeyondId = (set: Set<string> | undefined): boolean => set !== undefined && [...set].some((f) => f !== 'id');
   const time: TimeGranularity = condition ? condition.reads.time : 'none';
-  const at = file.doc.source.position(file.doc.offsetOf(path));
+  let location: CompiledRule['location'] | undefined;
   return {
     id: `${setName}/${rule.id}`,
     set: setName,
@@ -322,7 +322,14 @@ function compileRule(
     readsResourceAttributes: readsBeyondId(fields?.resource),
     time: finerTime(time, 'none'),
     relations: condition?.reads.relations ?? false,
-    location: { file: file.source.path, line: at.line, column: at.column },
+    // Positions need the full YAML parse, which valid files skip: compute on first use.
+    get location() {
+      if (location === undefined) {
+        const at = file.doc.source.position(file.doc.offsetOf(path));
+        location = { file: file.source.path, line: at.line, column: at.column };
+      }
+      return location;
+    },
     order,
     lookupStamp: 0,
   };
@@ -336,15 +343,15 @@ function unreachableRuleWarnings(rules: CompiledRule[]): Diagnostic[] {
   const warnings: Diagnostic[] = [];
   const blanketDenies = rules.filter((r) => r.effect === 'deny' && r.condition === undefined && r.groups === undefined);
   for (const rule of rules) {
-    const at = { file: rule.location.file, line: rule.location.line, column: rule.location.column, severity: 'warning' as const };
+    const at = () => ({ file: rule.location.file, line: rule.location.line, column: rule.location.column, severity: 'warning' as const });
     if (rule.condition !== undefined && rule.condition.source.trim() === 'false') {
-      warnings.push({ ...at, message: `rule '${rule.id}' can never apply: its condition is false` });
+      warnings.push({ ...at(), message: `rule '${rule.id}' can never apply: its condition is false` });
       continue;
     }
     if (rule.effect !== 'allow') continue;
     const shadow = blanketDenies.find((deny) => denyCovers(deny, rule));
     if (shadow !== undefined) {
-      warnings.push({ ...at, message: `rule '${rule.id}' is unreachable: deny rule '${shadow.id}' (${shadow.location.file}:${shadow.location.line}) always overrides it` });
+      warnings.push({ ...at(), message: `rule '${rule.id}' is unreachable: deny rule '${shadow.id}' (${shadow.location.file}:${shadow.location.line}) always overrides it` });
     }
   }
   return warnings;

