@@ -107,10 +107,6 @@ export class AdminGuard {
     this.tokenDigest = config.adminToken ? digest(config.adminToken) : undefined;
   }
 
-  get enabled(): boolean {
-    return this.config.adminInsecureLoopback || this.tokenDigest !== undefined || (this.config.mtls && this.ids.size > 0);
-  }
-
   check(call: CallWithAuthContext & { metadata: Metadata }): AccessDenied | undefined {
     if (this.config.adminInsecureLoopback) return undefined;
     if (this.config.mtls && this.ids.size > 0) {
