@@ -69,6 +69,9 @@ const YAML_TOKENS = [
   '    actions: [read]\n', '    resources: ["uon://a/b/*"]\n', '    condition: actor.region == "emea"\n', 'schema:\n', '  actor:\n',
   '    region: string\n', 'constants:\n', '  c: 1\n', 'expressions:\n', '  e: true\n', '- ', ': ', '{', '}', '[', ']', '&a ', '*a', '!!binary ',
   '!!python/object ', '|\n', '>-\n', '"', "'", '#', '\t', '  ', '\n', '---\n', '...\n', '%YAML 1.2\n', '? ', '<<: *a\n', '\ufeff', '\u0000',
+  // Tags and forms a plain-YAML fast path (js-yaml) and the positioned parser may treat differently.
+  '!!js/function ', '!!js/regexp /a/ ', '!!binary aGk= ', '!!timestamp 2001-12-14 ', '!!set ', '!!omap ', '? [a, b]\n', '{<<: *a}',
+  '- &a {x: 1}\n', '- *a\n', '%TAG ! tag:x,2000:\n', '--- !x\n', '|+\n', '>2\n', '999999999999999999999999\n', '.nan\n',
 ];
 const yamlish = fc.array(fc.constantFrom(...YAML_TOKENS), { maxLength: 60 }).map((t) => t.join(''));
 
