@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { HTTP_API_KEY_SETTING, apiKeyProblem } from './authzen/index.js';
+import { DEFAULT_MAX_IN_FLIGHT } from './admission.js';
 import { DEFAULT_LIMITS, type InputLimits } from './limits.js';
 import { isLoopbackHost } from './security.js';
 
@@ -32,6 +33,8 @@ export interface ServeConfig {
   storePollIntervalMs: number;
   shutdownGraceMs: number;
   limits: InputLimits;
+  /** Unary calls in flight before RESOURCE_EXHAUSTED; 0 = no limit. */
+  maxInFlight: number;
 }
 
 interface Setting {
@@ -68,6 +71,7 @@ export const SERVE_SETTINGS: Setting[] = [
   { flag: 'max-message-bytes', env: 'CHARTER_MAX_MESSAGE_BYTES', type: 'string', arg: 'N', help: `largest gRPC message accepted (default ${DEFAULT_LIMITS.maxMessageBytes})` },
   { flag: 'max-field-bytes', env: 'CHARTER_MAX_FIELD_BYTES', type: 'string', arg: 'N', help: `longest actor/action/resource (default ${DEFAULT_LIMITS.maxFieldBytes})` },
   { flag: 'max-batch-size', env: 'CHARTER_MAX_BATCH_SIZE', type: 'string', arg: 'N', help: `most requests per BatchAuthorize (default ${DEFAULT_LIMITS.maxBatchSize})` },
+  { flag: 'max-in-flight', env: 'CHARTER_MAX_IN_FLIGHT', type: 'string', arg: 'N', help: `unary gRPC calls in flight before new ones get RESOURCE_EXHAUSTED; 0 = no limit (default ${DEFAULT_MAX_IN_FLIGHT})` },
   { flag: 'help', type: 'boolean', help: 'show this help' },
 ];
 
@@ -174,6 +178,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
         maxBatchSize: integer('--max-batch-size', str('max-batch-size'), DEFAULT_LIMITS.maxBatchSize, 1, 100_000),
         maxWriteRecords: DEFAULT_LIMITS.maxWriteRecords,
       },
+      maxInFlight: integer('--max-in-flight', str('max-in-flight'), DEFAULT_MAX_IN_FLIGHT, 0, 1_000_000),
     };
     return { kind: 'ok', config };
   } catch (err) {

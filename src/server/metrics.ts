@@ -65,7 +65,7 @@ export function createServerMetrics(options: { defaultMetrics?: boolean } = {}):
   });
   const rejectedRequests = new Counter({
     name: 'charter_rejected_requests_total',
-    help: 'Calls refused before deciding, by reason (invalid_argument, deadline_exceeded, unauthenticated, permission_denied)',
+    help: 'Calls refused before deciding, by reason (invalid_argument, deadline_exceeded, unauthenticated, permission_denied, overloaded)',
     labelNames: ['reason'] as const,
     registers: [registry],
   });

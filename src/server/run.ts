@@ -109,6 +109,7 @@ export async function runServe(config: ServeConfig): Promise<number> {
       adminToken: config.adminToken,
       adminInsecureLoopback: config.adminInsecureLoopback,
       limits: config.limits,
+      maxInFlight: config.maxInFlight,
       watchPolicies: config.watchPolicies,
       storePollIntervalMs: config.storePollIntervalMs,
       defaultCacheTtlMs: config.defaultCacheTtlMs,

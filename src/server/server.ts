@@ -7,6 +7,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import { DecisionLog, DecisionPoint, InvalidationHub, PolicyReloader, loadInitialPolicies, type PolicyLoader, type ReloadOutcome } from '../pdp/index.js';
+import { Admission } from './admission.js';
 import { adminService, authorizationService, invalidationService, type ServiceContext } from './grpc-services.js';
 import { HttpRouter, sendJson, sendText, startHttpServer, type HttpServerHandle } from './http.js';
 import { DEFAULT_LIMITS, type InputLimits } from './limits.js';
@@ -38,6 +39,8 @@ export interface ServerOptions {
   adminToken?: string;
   adminInsecureLoopback?: boolean;
   limits?: Partial<InputLimits>;
+  /** Most unary calls in flight before new ones get RESOURCE_EXHAUSTED (0 = no limit). */
+  maxInFlight?: number;
   /** Watch the policy directory for changes (default true). */
   watchPolicies?: boolean;
   reloadDebounceMs?: number;
@@ -150,11 +153,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const ctx: ServiceContext = { decisionPoint, store, invalidations, decisionLog, metrics, limits, adminGuard, logger, mtls, streams };
 
+  // Admission control sheds load before a message is decoded (health, reflection and
+  // Subscribe streams are exempt).
+  const overloaded = metrics.rejectedRequests.labels('overloaded');
+  const interceptors = options.maxInFlight === 0 ? [] : [new Admission(options.maxInFlight).interceptor(() => overloaded.inc())];
   const grpcServer = new Server({
     'grpc.max_receive_message_length': limits.maxMessageBytes,
     'grpc.max_send_message_length': 16 * limits.maxMessageBytes,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc-node.max_session_memory': 64,
+    interceptors,
   });
   grpcServer.addService(serviceDefinition('Authorization'), authorizationService(ctx));
   grpcServer.addService(serviceDefinition('Admin'), adminService(ctx));

@@ -68,6 +68,30 @@ describe('input limits', () => {
   });
 });
 
+describe('admission control', () => {
+  it('sheds calls beyond --max-in-flight with RESOURCE_EXHAUSTED and keeps health answering', async () => {
+    const h = await startHarness({ maxInFlight: 1, adminToken: 'admission-test-token-0123' });
+    try {
+      const admin = h.client({ token: 'admission-test-token-0123' });
+      // Admin.Write is asynchronous (it awaits the store), so a burst of them overlaps.
+      const records = Array.from({ length: 2000 }, (_, i) => ({ kind: 'KIND_RELATION', op: 'OP_PUT', object: `team:t${i}`, relation: 'member', subject: 'spiffe://a.test/x' }));
+      const outcomes = await Promise.allSettled(Array.from({ length: 8 }, () => call(admin, 'admin', 'Write', { records }, 20_000)));
+      const refused = outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason as { code: number; details: string });
+      expect(outcomes.some((o) => o.status === 'fulfilled')).toBe(true);
+      expect(refused.length).toBeGreaterThan(0);
+      for (const e of refused) {
+        expect(e.code).toBe(status.RESOURCE_EXHAUSTED);
+        expect(e.details).toMatch(/server overloaded/);
+      }
+      expect(await metricValue(h.http, 'charter_rejected_requests_total', 'reason="overloaded"')).toBe(refused.length);
+      const after = await call<{ decision: string }>(h.client(), 'authorization', 'Authorize', ok);
+      expect(after.decision).toBe('DECISION_ALLOW');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('deadlines', () => {
   let h: Harness;
   let raw: RawGrpcClient;
