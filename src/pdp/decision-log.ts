@@ -40,6 +40,14 @@ export function nextRequestId(): string {
   return `${ID_PREFIX}-${idCounter.toString(36)}`;
 }
 
+/**
+ * Decision lines are written in batches: every write to the destination is a system call
+ * (about a third of the server's CPU per call when each decision was written on its own), so
+ * lines wait up to FLUSH_INTERVAL_MS or until FLUSH_BYTES have gathered.
+ */
+const FLUSH_INTERVAL_MS = 20;
+const FLUSH_BYTES = 64 * 1024;
+
 export class DecisionLog {
   private readonly logger: Logger | undefined;
   private readonly sampleRate: number;
@@ -50,13 +58,13 @@ export class DecisionLog {
   private readonly stream: { write(line: string): unknown } | undefined;
   private readonly bindingsJson: string;
   /**
-   * Lines waiting for the end of the current event-loop turn. sonic-boom (pino's destination)
-   * measures its whole pending buffer on every write, so one write per turn instead of one per
-   * decision saves several microseconds per decision under load.
+   * Lines waiting for the next flush. sonic-boom (pino's destination) measures its whole
+   * pending buffer on every write, and each write is a system call: batching saves both.
    */
   private readonly batching: boolean;
   private pending: string[] = [];
-  private flushScheduled = false;
+  private pendingBytes = 0;
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(options: DecisionLogOptions) {
     this.logger = options.logger;
@@ -128,18 +136,26 @@ export class DecisionLog {
       return;
     }
     this.pending.push(line);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
+    this.pendingBytes += line.length;
+    if (this.pendingBytes >= FLUSH_BYTES) this.flush();
+    else if (this.flushTimer === undefined) {
+      this.flushTimer = setTimeout(this.flushNow, FLUSH_INTERVAL_MS);
+      this.flushTimer.unref();
     }
   }
 
-  /** Writes lines still waiting for the end of the turn (also called on shutdown). */
+  private readonly flushNow = (): void => this.flush();
+
+  /** Writes the lines waiting for the next flush (also called on shutdown). */
   flush(): void {
-    this.flushScheduled = false;
+    if (this.flushTimer !== undefined) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    }
     if (this.pending.length === 0 || this.stream === undefined) return;
     const chunk = this.pending.length === 1 ? this.pending[0] : this.pending.join('');
     this.pending = [];
+    this.pendingBytes = 0;
     this.stream.write(chunk);
   }
 

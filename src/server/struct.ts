@@ -24,7 +24,9 @@ export function structToObject(struct: StructMessage | null | undefined): Record
   const fields = struct.fields;
   if (fields == null) return undefined;
   let out: Record<string, unknown> | undefined;
-  for (const key in fields) {
+  // Own keys only: protobufjs decodes a map key "__proto__" by assigning it, which replaces
+  // the map's prototype, and `for...in` would then list that object's fields as keys.
+  for (const key of Object.keys(fields)) {
     out ??= {};
     const value = valueToJs(fields[key]);
     // A key named "__proto__" must stay data: assigning it would replace the prototype.

@@ -62,8 +62,10 @@ describe('Struct conversion', () => {
       fc.property(json, (obj) => {
         const wire = method.requestSerialize({ actor: 'a', action: 'b', resource: 'c', context: objectToStruct(obj) });
         const back = structToObject(method.requestDeserialize(wire).context as never) ?? {};
-        // JSON has no -0; protobuf doubles keep it.
-        expect(JSON.parse(JSON.stringify(back))).toEqual(JSON.parse(JSON.stringify(obj)));
+        // JSON has no -0; protobuf doubles keep it. protobufjs drops map keys named
+        // "__proto__" while decoding (it assigns them), so they cannot survive the wire.
+        const withoutProto = (text: string) => JSON.parse(text, (key, value) => (key === '__proto__' ? undefined : value));
+        expect(JSON.parse(JSON.stringify(back))).toEqual(withoutProto(JSON.stringify(obj)));
       }),
       { numRuns: 200 },
     );
