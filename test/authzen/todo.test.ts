@@ -1,4 +1,5 @@
 /** The AuthZEN interop Todo decisions (todo-decisions-1_0-02.json), over real HTTP. */
+import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { post, startAuthzen, type Harness } from './helpers.js';
@@ -8,7 +9,8 @@ interface Fixture {
   evaluations: { request: Record<string, unknown>; expected: { decision: boolean }[] }[];
 }
 
-const FIXTURE = '/work/shared/fixtures/authzen/todo-decisions-1_0-02.json';
+// shared/ sits beside the repository (also in CI's fresh clone).
+const FIXTURE = fileURLToPath(new URL('../../../shared/fixtures/authzen/todo-decisions-1_0-02.json', import.meta.url));
 const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as Fixture;
 
 let h: Harness;

@@ -15,7 +15,8 @@ import { openStore } from './store.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const BUNDLED_POLICIES = join(REPO, 'policies');
-export const SCENARIO = '/work/shared/scenarios/payments';
+// shared/ sits beside the repository (also in CI's fresh clone).
+export const SCENARIO = fileURLToPath(new URL('../../../shared/scenarios/payments', import.meta.url));
 export const SCENARIO_DATA = existsOr(join(SCENARIO, 'data.ndjson'), join(BUNDLED_POLICIES, 'payments', 'data.ndjson'));
 
 function existsOr(a: string, b: string): string {

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,7 +7,8 @@ import { AttributeStore, ImportError, importNdjson, parseRecord, RecordError } f
 import { run } from '../../src/cli/commands/import.js';
 import { tempDir, tempStore } from './helpers.js';
 
-const PAYMENTS = '/work/shared/scenarios/payments/data.ndjson';
+// shared/ sits beside the repository (also in CI's fresh clone).
+const PAYMENTS = fileURLToPath(new URL('../../../shared/scenarios/payments/data.ndjson', import.meta.url));
 
 const line = (o: unknown): string => JSON.stringify(o);
 const entityLine = (id: string, attributes: Record<string, unknown> = {}): string => line({ kind: 'entity', id, attributes });
