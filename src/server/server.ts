@@ -2,7 +2,7 @@
  * One Charter server: gRPC (Authorization, Admin, Invalidation, health, reflection) and HTTP
  * (metrics, health, plus routes other transports add) over one decision point.
  */
-import { Server, ServerCredentials, type ServerWritableStream } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type ServerWritableStream, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import type { Logger } from 'pino';
@@ -16,6 +16,7 @@ import { serviceDefinition } from './proto.js';
 import { reflectionPackageDefinition } from './reflection.js';
 import { AdminGuard, isLoopbackHost, serverCredentials, type TlsFiles } from './security.js';
 import type { ServerStore } from './store-types.js';
+import { refusingUndecodable, withSafeDecoding } from './undecodable.js';
 
 export const SERVICE_NAMES = ['charter.v1.Authorization', 'charter.v1.Admin', 'charter.v1.Invalidation'] as const;
 
@@ -164,9 +165,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     'grpc-node.max_session_memory': 64,
     interceptors,
   });
-  grpcServer.addService(serviceDefinition('Authorization'), authorizationService(ctx));
-  grpcServer.addService(serviceDefinition('Admin'), adminService(ctx));
-  grpcServer.addService(serviceDefinition('Invalidation'), invalidationService(ctx));
+  const addService = (definition: ServiceDefinition, implementation: UntypedServiceImplementation): void =>
+    grpcServer.addService(withSafeDecoding(definition), refusingUndecodable(definition, implementation));
+  addService(serviceDefinition('Authorization'), authorizationService(ctx));
+  addService(serviceDefinition('Admin'), adminService(ctx));
+  addService(serviceDefinition('Invalidation'), invalidationService(ctx));
   const health = new HealthImplementation({ '': 'SERVING' });
   for (const name of SERVICE_NAMES) health.setStatus(name, 'SERVING');
   health.addToServer(grpcServer);
