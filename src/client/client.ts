@@ -56,6 +56,8 @@ export interface CharterClientOptions {
   invalidations?: boolean;
   /** Resubscription backoff after the stream fails: first and largest delay (default 50 / 2000 ms). */
   reconnect?: { initialMs?: number; maxMs?: number };
+  /** A stream silent this long (the server sends heartbeats every 500 ms) counts as cut off. */
+  invalidationSilenceMs?: number;
   /** Called for every failed call (once per call, not per coalesced check) and stream failure. */
   onError?: (error: CharterClientError) => void;
   /** Called when the invalidation stream connects or is cut off. */
@@ -104,7 +106,7 @@ export interface ClientStats {
   size: number;
 }
 
-const DEFAULTS = { maxEntries: 10_000, ttlMs: 60_000, deadlineMs: 500, staleAllowMs: 1_000, maxBatch: 1_000 };
+const DEFAULTS = { maxEntries: 10_000, ttlMs: 60_000, deadlineMs: 500, staleAllowMs: 1_000, maxBatch: 1_000, invalidationSilenceMs: 2_000 };
 
 const STATUS_NAMES: Record<number, string> = Object.fromEntries(Object.entries(status).map(([name, code]) => [code, name])) as Record<number, string>;
 
@@ -204,7 +206,9 @@ export class CharterClient {
         metadata: () => this.metadata(),
         initialBackoffMs: options.reconnect?.initialMs ?? 50,
         maxBackoffMs: reconnectMax,
+        silenceTimeoutMs: options.invalidationSilenceMs ?? DEFAULTS.invalidationSilenceMs,
         onEvent: (event) => {
+          if (event.heartbeat) return; // the stream is alive; nothing changed
           this.counters.invalidationEvents++;
           this.cache.apply(event);
           // A call already in flight may carry an answer this event makes stale: checks asked

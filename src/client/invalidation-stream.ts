@@ -15,6 +15,12 @@ export interface InvalidationStreamOptions {
   onError: (err: ServiceError | Error) => void;
   initialBackoffMs: number;
   maxBackoffMs: number;
+  /**
+   * The server sends a heartbeat at least every 500 ms. A stream silent for longer than this is
+   * treated as cut (a network path that drops packets without closing the connection would
+   * otherwise look connected until TCP keepalive gives up, tens of seconds later).
+   */
+  silenceTimeoutMs: number;
 }
 
 export class InvalidationStream {
@@ -26,6 +32,8 @@ export class InvalidationStream {
   /** Subscriptions started after the first one. */
   reconnects = 0;
   private started = 0;
+  private lastDataAt = 0;
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: InvalidationStreamOptions) {
     this.backoffMs = options.initialBackoffMs;
@@ -51,6 +59,7 @@ export class InvalidationStream {
     };
     call.on('data', (event: InvalidationEventMessage) => {
       if (ended || this.closed) return;
+      this.lastDataAt = performance.now();
       this.options.onEvent(event);
       if (!this.live) {
         this.setLive(true);
@@ -59,6 +68,23 @@ export class InvalidationStream {
     });
     call.on('error', (err: ServiceError) => end(err));
     call.on('end', () => end(undefined));
+    this.watch();
+  }
+
+  /** Cuts a live stream that has gone silent, so cached ALLOWs stop being trusted. */
+  private watch(): void {
+    if (this.watchdog !== undefined) return;
+    const every = Math.max(10, Math.floor(this.options.silenceTimeoutMs / 4));
+    this.watchdog = setInterval(() => {
+      const call = this.call;
+      if (!this.live || call === undefined) return;
+      const silentMs = performance.now() - this.lastDataAt;
+      if (silentMs <= this.options.silenceTimeoutMs) return;
+      this.options.onError(new Error(`invalidation stream silent for ${Math.round(silentMs)} ms; reconnecting`));
+      this.setLive(false);
+      call.cancel();
+    }, every);
+    this.watchdog.unref();
   }
 
   get connected(): boolean {
@@ -81,6 +107,8 @@ export class InvalidationStream {
 
   close(): void {
     this.closed = true;
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const call = this.call;

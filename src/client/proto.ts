@@ -80,6 +80,8 @@ export interface InvalidationEventMessage {
   flushAll: boolean;
   entityIds: string[];
   tuples: { object: string; relation: string; subject: string }[];
+  /** Nothing changed; the stream is alive. */
+  heartbeat?: boolean;
 }
 
 /** Plain object → Struct message. */

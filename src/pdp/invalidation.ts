@@ -20,6 +20,8 @@ export interface InvalidationEvent {
   flushAll: boolean;
   entityIds: string[];
   tuples: TupleKey[];
+  /** Nothing changed: keeps an idle stream visibly alive. */
+  heartbeat?: boolean;
 }
 
 export type InvalidationListener = (event: InvalidationEvent) => void;

@@ -366,6 +366,9 @@ export function adminService(ctx: ServiceContext): UntypedServiceImplementation 
   return { Write, GetEntity, GetRevisions, Explain } as UntypedServiceImplementation;
 }
 
+/** How often an idle invalidation stream carries a heartbeat (clients time out after 2 s). */
+export const INVALIDATION_HEARTBEAT_MS = 500;
+
 export function invalidationService(ctx: ServiceContext): UntypedServiceImplementation {
   const { invalidations, metrics, streams } = ctx;
 
@@ -390,7 +393,14 @@ export function invalidationService(ctx: ServiceContext): UntypedServiceImplemen
       }
     });
     const unsubscribe = invalidations.subscribe(send);
+    // Heartbeats let a client tell a live stream from a path that silently stopped delivering.
+    // A congested stream skips them: it is alive, and its backlog will say so.
+    const heartbeat = setInterval(() => {
+      if (!congested) call.write({ ...invalidations.snapshot(), flushAll: false, heartbeat: true });
+    }, INVALIDATION_HEARTBEAT_MS);
+    heartbeat.unref();
     const done = (): void => {
+      clearInterval(heartbeat);
       unsubscribe();
       if (streams.delete(call as ServerWritableStream<unknown, unknown>)) metrics.invalidationSubscribers.set(streams.size);
     };
