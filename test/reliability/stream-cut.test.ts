@@ -7,59 +7,21 @@
  * stream starts with a flush). test/client/reconnect.test.ts covers a server restart without a
  * revocation; this is the case it leaves out.
  */
-import { createServer, connect as netConnect, type Server as NetServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CharterClient } from '../../src/client/index.js';
 import { ALICE, ALICE_ATTRIBUTES, P100, sleep, startServer, waitFor, writeEntity, type Harness } from '../client/helpers.js';
+import { tcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 const BOUND_MS = 300;
 const READ_P100 = { actor: ALICE, action: 'read', resource: P100 };
 
-/** A TCP proxy to `port` that can be cut (all connections reset, new ones refused) and restored. */
-async function proxy(port: number): Promise<{ port: number; cut(): void; restore(): void; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let open = true;
-  const server: NetServer = createServer((client) => {
-    if (!open) {
-      client.destroy();
-      return;
-    }
-    const upstream = netConnect(port, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {});
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as { port: number }).port,
-    cut() {
-      open = false;
-      for (const s of sockets) s.resetAndDestroy();
-    },
-    restore() {
-      open = true;
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
-
 let h: Harness;
-let p: Awaited<ReturnType<typeof proxy>>;
+let p: TcpProxy;
 let client: CharterClient;
 
 beforeAll(async () => {
   h = await startServer();
-  p = await proxy(h.server.grpcPort);
+  p = await tcpProxy(h.server.grpcPort);
   client = new CharterClient({
     target: `127.0.0.1:${p.port}`,
     deadlineMs: 1_000,

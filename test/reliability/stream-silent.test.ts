@@ -5,10 +5,10 @@
  * older than staleAllowMs are no longer trusted. A revocation made during the silence is never
  * answered ALLOW past silence timeout + staleAllowMs (+ the watchdog's tick).
  */
-import { createServer, connect as netConnect, type Server as NetServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CharterClient } from '../../src/client/index.js';
 import { ALICE, ALICE_ATTRIBUTES, P100, sleep, startServer, waitFor, writeEntity, type Harness } from '../client/helpers.js';
+import { tcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 const SILENCE_MS = 600;
 const STALE_ALLOW_MS = 300;
@@ -16,43 +16,13 @@ const STALE_ALLOW_MS = 300;
 const BOUND_MS = SILENCE_MS + STALE_ALLOW_MS + 600;
 const READ_P100 = { actor: ALICE, action: 'read', resource: P100 };
 
-/** A TCP proxy that can silently drop everything in both directions, connections left open. */
-async function silentProxy(port: number): Promise<{ port: number; blackhole(): void; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let dropping = false;
-  const server: NetServer = createServer((client) => {
-    const upstream = netConnect(port, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {});
-    }
-    client.on('data', (d) => dropping || upstream.write(d));
-    upstream.on('data', (d) => dropping || client.write(d));
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as { port: number }).port,
-    blackhole() {
-      dropping = true;
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
-
 let h: Harness;
-let p: Awaited<ReturnType<typeof silentProxy>>;
+let p: TcpProxy;
 let client: CharterClient;
 
 beforeAll(async () => {
   h = await startServer();
-  p = await silentProxy(h.server.grpcPort);
+  p = await tcpProxy(h.server.grpcPort);
   client = new CharterClient({
     target: `127.0.0.1:${p.port}`,
     deadlineMs: 500,
