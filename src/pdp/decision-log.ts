@@ -1,7 +1,7 @@
 /**
- * The decision log: one JSON line per (sampled) decision, written through pino to an
- * asynchronous destination. The gRPC layer logs after the answer is handed to the transport,
- * so logging never delays an answer. Decisions that met condition errors are always logged.
+ * The decision log: one JSON line per (sampled) decision, written through pino's destination
+ * in batches, so logging never delays an answer. Decisions that met condition errors are
+ * always logged.
  */
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
@@ -41,12 +41,19 @@ export function nextRequestId(): string {
 }
 
 /**
- * Decision lines are written in batches: every write to the destination is a system call
- * (about a third of the server's CPU per call when each decision was written on its own), so
- * lines wait up to FLUSH_INTERVAL_MS or until FLUSH_BYTES have gathered.
+ * Entries wait up to FLUSH_INTERVAL_MS (or until MAX_PENDING have gathered) and are then
+ * serialized and written together. Serializing an entry costs several microseconds and each
+ * write to the destination is a system call; doing both per decision put them on the answer's
+ * path (gRPC sends a unary answer's trailers one event-loop turn after its message, so even
+ * work deferred with setImmediate delayed the caller). Entries keep the time they were made.
  */
 const FLUSH_INTERVAL_MS = 20;
-const FLUSH_BYTES = 64 * 1024;
+const MAX_PENDING = 512;
+
+interface PendingEntry {
+  entry: DecisionLogEntry;
+  time: number;
+}
 
 export class DecisionLog {
   private readonly logger: Logger | undefined;
@@ -57,13 +64,7 @@ export class DecisionLog {
   /** The logger's destination and its bindings as JSON, for the fast line writer. */
   private readonly stream: { write(line: string): unknown } | undefined;
   private readonly bindingsJson: string;
-  /**
-   * Lines waiting for the next flush. sonic-boom (pino's destination) measures its whole
-   * pending buffer on every write, and each write is a system call: batching saves both.
-   */
-  private readonly batching: boolean;
-  private pending: string[] = [];
-  private pendingBytes = 0;
+  private pending: PendingEntry[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(options: DecisionLogOptions) {
@@ -77,7 +78,6 @@ export class DecisionLog {
       const json = JSON.stringify(options.logger?.bindings() ?? {});
       this.bindingsJson = json === '{}' ? '' : `,${json.slice(1, -1)}`;
     }
-    this.batching = typeof (stream as { flushSync?: unknown } | undefined)?.flushSync === 'function';
     const rate = options.sampleRate ?? 1;
     this.sampleRate = Number.isFinite(rate) ? Math.min(1, Math.max(0, rate)) : 1;
     this.redact = new Set(options.redactContextKeys ?? []);
@@ -95,11 +95,70 @@ export class DecisionLog {
     return this.sampleRate >= 1 || (this.sampleRate > 0 && this.random() < this.sampleRate);
   }
 
+  /**
+   * Queues the entry; it is written at the next flush. The entry's request and decision must
+   * not change afterwards (the decision point hands out fresh objects).
+   */
   write(entry: DecisionLogEntry): void {
+    if (this.logger === undefined) return;
+    this.pending.push({ entry, time: Date.now() });
+    if (this.pending.length >= MAX_PENDING) this.flushSafely();
+    else if (this.flushTimer === undefined) {
+      this.flushTimer = setTimeout(this.flushNow, FLUSH_INTERVAL_MS);
+      this.flushTimer.unref();
+    }
+  }
+
+  private readonly flushNow = (): void => this.flushSafely();
+
+  /** A destination that throws must not fail the decision (or the timer) that flushed it. */
+  private flushSafely(): void {
+    try {
+      this.flush();
+    } catch (error) {
+      if (!this.warned) {
+        this.warned = true;
+        process.emitWarning(`decision log: writing failed, entries were dropped: ${(error as Error)?.message ?? String(error)}`);
+      }
+    }
+  }
+
+  private warned = false;
+
+  /** Writes every queued entry now (also called on shutdown). */
+  flush(): void {
+    if (this.flushTimer !== undefined) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    }
     const logger = this.logger;
-    if (!logger || !logger.isLevelEnabled('info')) return;
+    const batch = this.pending;
+    if (batch.length === 0 || logger === undefined) return;
+    this.pending = [];
+    if (!logger.isLevelEnabled('info')) return;
+    let chunk = '';
+    for (const { entry, time } of batch) {
+      const fields = this.fields(entry);
+      if (this.stream === undefined) {
+        logger.info(fields);
+        continue;
+      }
+      // pino's line format (level, time, bindings, fields, msg) written to the logger's own
+      // destination, with one JSON.stringify: pino serializes nested values key by key, which
+      // costs about four times as much.
+      try {
+        chunk += `{"level":30,"time":${time}${this.bindingsJson},${JSON.stringify(fields).slice(1)}\n`;
+      } catch {
+        // Unserializable context (e.g. a BigInt): pino's safe serializer handles it.
+        logger.info(fields);
+      }
+    }
+    if (chunk.length > 0) this.stream?.write(chunk);
+  }
+
+  private fields(entry: DecisionLogEntry): Record<string, unknown> {
     const { request, decision } = entry;
-    const fields = {
+    return {
       requestId: entry.requestId ?? nextRequestId(),
       transport: entry.transport,
       actor: request.actor,
@@ -116,47 +175,6 @@ export class DecisionLog {
       latencyMs: Math.round(entry.latencyMs * 1000) / 1000,
       msg: 'decision',
     };
-    if (this.stream === undefined) {
-      logger.info(fields);
-      return;
-    }
-    // pino's line format (level, time, bindings, fields, msg) written to the logger's own
-    // destination, with one JSON.stringify: pino serializes nested values key by key, which
-    // costs about four times as much on this path.
-    let line: string;
-    try {
-      line = `{"level":30,"time":${Date.now()}${this.bindingsJson},${JSON.stringify(fields).slice(1)}\n`;
-    } catch {
-      // Unserializable context (e.g. a BigInt): let pino's safe serializer handle it.
-      logger.info(fields);
-      return;
-    }
-    if (!this.batching) {
-      this.stream.write(line);
-      return;
-    }
-    this.pending.push(line);
-    this.pendingBytes += line.length;
-    if (this.pendingBytes >= FLUSH_BYTES) this.flush();
-    else if (this.flushTimer === undefined) {
-      this.flushTimer = setTimeout(this.flushNow, FLUSH_INTERVAL_MS);
-      this.flushTimer.unref();
-    }
-  }
-
-  private readonly flushNow = (): void => this.flush();
-
-  /** Writes the lines waiting for the next flush (also called on shutdown). */
-  flush(): void {
-    if (this.flushTimer !== undefined) {
-      clearTimeout(this.flushTimer);
-      this.flushTimer = undefined;
-    }
-    if (this.pending.length === 0 || this.stream === undefined) return;
-    const chunk = this.pending.length === 1 ? this.pending[0] : this.pending.join('');
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.stream.write(chunk);
   }
 
   /** Logs `entry` if it is sampled. */

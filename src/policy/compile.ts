@@ -308,8 +308,9 @@ function compileRule(
   const readsBeyondId = (set: Set<string> | undefined): boolean => set !== undefined && [...set].some((f) => f !== 'id');
   const time: TimeGranularity = condition ? condition.reads.time : 'none';
   let location: CompiledRule['location'] | undefined;
+  const id = `${setName}/${rule.id}`;
   return {
-    id: `${setName}/${rule.id}`,
+    id,
     set: setName,
     effect: rule.effect,
     description: rule.description,
@@ -331,6 +332,8 @@ function compileRule(
       return location;
     },
     order,
+    ids: Object.freeze([id]),
+    appliedReason: `${rule.effect === 'allow' ? 'allowed' : 'denied'} by ${id}${rule.description ? ` (${rule.description})` : ''}`,
     lookupStamp: 0,
   };
 }

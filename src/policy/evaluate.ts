@@ -204,10 +204,10 @@ export function decide(set: PolicySet, request: DecisionRequest, sources: Decisi
       if (holds !== true) {
         state.error(rule, holds);
         state.note(rule, 'condition-error', holds);
-        return finish(set, state, 'DENY', [rule.id], `denied by ${rule.id}: its condition failed (${holds}), and a failing deny applies`);
+        return finish(set, state, 'DENY', rule.ids, `denied by ${rule.id}: its condition failed (${holds}), and a failing deny applies`);
       }
       state.note(rule, 'applied');
-      return finish(set, state, 'DENY', [rule.id], `denied by ${rule.id}${rule.description ? ` (${rule.description})` : ''}`);
+      return finish(set, state, 'DENY', rule.ids, rule.appliedReason);
     }
     for (const rule of candidates) {
       if (rule.effect !== 'allow') continue;
@@ -218,7 +218,7 @@ export function decide(set: PolicySet, request: DecisionRequest, sources: Decisi
       const holds = conditionHolds(rule, state);
       if (holds === true) {
         state.note(rule, 'applied');
-        return finish(set, state, 'ALLOW', [rule.id], `allowed by ${rule.id}${rule.description ? ` (${rule.description})` : ''}`);
+        return finish(set, state, 'ALLOW', rule.ids, rule.appliedReason);
       }
       if (holds === false) state.note(rule, 'condition-false');
       else {
@@ -239,7 +239,7 @@ function defaultDenyReason(candidates: number, state: DecisionState): string {
   return `denied by default: no allow rule applied (${candidates} candidate rule${candidates === 1 ? '' : 's'})`;
 }
 
-function finish(set: PolicySet, state: DecisionState, effect: Effect, policyIds: string[], reason: string): Decision {
+function finish(set: PolicySet, state: DecisionState, effect: Effect, policyIds: readonly string[], reason: string): Decision {
   const entityIds =
     state.actorFetched || state.resourceFetched
       ? state.actorFetched && state.resourceFetched
@@ -248,7 +248,8 @@ function finish(set: PolicySet, state: DecisionState, effect: Effect, policyIds:
       : NO_STRINGS;
   const decision: Decision = {
     effect,
-    policyIds,
+    // Shared, frozen arrays: the Decision type promises string[] for callers' convenience.
+    policyIds: policyIds as string[],
     reason,
     policyRevision: set.revision,
     cacheTtlMs: cacheTtl(state.time, state.sources.now, set.options.defaultCacheTtlMs),

@@ -32,6 +32,10 @@ export interface CompiledRule {
   readonly relations: boolean;
   readonly location: RuleLocation;
   readonly order: number;
+  /** `[id]`, shared by every decision this rule makes. */
+  readonly ids: readonly string[];
+  /** The decision's reason when this rule applies ("allowed by <id> (<description>)"). */
+  readonly appliedReason: string;
   lookupStamp: number;
 }
 

@@ -3,6 +3,7 @@
  * in tests). The request path only increments a counter and observes a histogram.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DecisionTally } from './decision-tally.js';
 
 export interface ServerMetrics {
   readonly registry: Registry;
@@ -18,16 +19,24 @@ export interface ServerMetrics {
   readonly rejectedRequests: Counter<'reason'>;
   /** Marks `revision` as the current policy revision (value 1; the previous one is removed). */
   setPolicyRevision(revision: string, ruleCount: number): void;
+  /** Batched decision counts and latencies for `rpc` over `transport` (see DecisionTally). */
+  tally(rpc: string, transport: string): DecisionTally;
 }
 
 export function createServerMetrics(options: { defaultMetrics?: boolean } = {}): ServerMetrics {
   const registry = new Registry();
+  // Tallies hold decisions not yet handed to prom-client: a scrape flushes them first.
+  const tallies = new Map<string, DecisionTally>();
+  const flushTallies = (): void => {
+    for (const t of tallies.values()) t.flush();
+  };
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'charter_' });
   const decisions = new Counter({
     name: 'charter_decisions_total',
     help: 'Decisions made, by effect (ALLOW, DENY) and transport (grpc, http)',
     labelNames: ['effect', 'transport'] as const,
     registers: [registry],
+    collect: flushTallies,
   });
   const decisionSeconds = new Histogram({
     name: 'charter_decision_duration_seconds',
@@ -35,6 +44,7 @@ export function createServerMetrics(options: { defaultMetrics?: boolean } = {}):
     labelNames: ['rpc'] as const,
     buckets: [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
     registers: [registry],
+    collect: flushTallies,
   });
   const reloads = new Counter({ name: 'charter_policy_reloads_total', help: 'Policy sets loaded and swapped in', registers: [registry] });
   const reloadFailures = new Counter({
@@ -85,6 +95,15 @@ export function createServerMetrics(options: { defaultMetrics?: boolean } = {}):
       revisionInfo.reset();
       revisionInfo.set({ policy_revision: revision }, 1);
       policyRules.set(ruleCount);
+    },
+    tally(rpc, transport) {
+      const key = `${rpc}\0${transport}`;
+      let t = tallies.get(key);
+      if (t === undefined) {
+        t = new DecisionTally(decisions.labels('ALLOW', transport), decisions.labels('DENY', transport), decisionSeconds.labels(rpc));
+        tallies.set(key, t);
+      }
+      return t;
     },
   };
 }

@@ -13,6 +13,7 @@ import { registerAuthzen, type AuthzenOptions } from '../../src/server/authzen/i
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import type { ServerStore } from '../../src/server/store-types.js';
 import { AttributeStore, importNdjson } from '../../src/store/index.js';
+import { parseLines } from '../server/helpers.js';
 
 export const POLICIES = fileURLToPath(new URL('../../policies/', import.meta.url));
 
@@ -52,7 +53,7 @@ export async function startAuthzen(harnessOptions: HarnessOptions = {}): Promise
     decisionLogger:
       decisionLog === undefined
         ? undefined
-        : pino({ level: 'info' }, { write: (line: string) => void decisionLog.push(JSON.parse(line) as Record<string, unknown>) }),
+        : pino({ level: 'info' }, { write: (chunk: string) => void decisionLog.push(...parseLines(chunk)) }),
     watchPolicies: false,
     defaultMetrics: false,
     configureHttp: (router, s) => registerAuthzen(router, { ...s, store, ...options }),

@@ -84,7 +84,8 @@ describe('DecisionPoint', () => {
 describe('DecisionLog', () => {
   function capture(): { logger: Logger; lines: Record<string, unknown>[] } {
     const lines: Record<string, unknown>[] = [];
-    const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(JSON.parse(s) as Record<string, unknown>) });
+    // The log writes batches of whole lines.
+    const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(...s.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)) });
     return { logger, lines };
   }
   const decision = { effect: 'DENY' as const, policyIds: ['p/x'], reason: 'r', policyRevision: 'rev', cacheTtlMs: 0, dependsOnTime: false, entityIds: [], dependsOnRelations: false, errors: [], attributeRevision: 3 };
@@ -94,6 +95,7 @@ describe('DecisionLog', () => {
     const { logger, lines } = capture();
     const log = new DecisionLog({ logger, redactContextKeys: ['ip', 'token'] });
     log.record({ request, decision, latencyMs: 0.1234, transport: 'grpc', requestId: 'req-1' });
+    log.flush();
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ requestId: 'req-1', actor: 'spiffe://a/b', decision: 'DENY', policyIds: ['p/x'], policyRevision: 'rev', attributeRevision: 3 });
     expect(lines[0].context).toEqual({ ip: REDACTED, token: REDACTED, country: 'GB' });
@@ -106,8 +108,10 @@ describe('DecisionLog', () => {
     const values = [0.05, 0.5, 0.9, 0.2];
     const log = new DecisionLog({ logger, sampleRate: 0.25, random: () => values[r++ % values.length] });
     for (let i = 0; i < 4; i++) log.record({ request, decision, latencyMs: 1, transport: 'grpc' });
+    log.flush();
     expect(lines).toHaveLength(2);
     log.record({ request, decision: { ...decision, errors: ['p/x: no such key'] }, latencyMs: 1, transport: 'grpc' });
+    log.flush();
     expect(lines).toHaveLength(3);
     expect(lines[2].errors).toEqual(['p/x: no such key']);
   });
@@ -131,9 +135,48 @@ describe('DecisionLog', () => {
     }
   });
 
+  it('writes queued entries within its flush interval, stamped with the time they were made', async () => {
+    const { logger, lines } = capture();
+    const log = new DecisionLog({ logger });
+    const before = Date.now();
+    log.record({ request, decision, latencyMs: 1, transport: 'grpc', requestId: 'a' });
+    log.record({ request, decision, latencyMs: 1, transport: 'grpc', requestId: 'b' });
+    expect(lines).toHaveLength(0); // nothing serialized on the decision's path
+    await new Promise((r) => setTimeout(r, 25));
+    await expect.poll(() => lines.length).toBe(2);
+    expect(lines.map((l) => l.requestId)).toEqual(['a', 'b']);
+    expect(lines[0].time as number).toBeGreaterThanOrEqual(before);
+    expect(lines[0].time as number).toBeLessThanOrEqual(lines[1].time as number);
+  });
+
+  it('writes a full queue at once', () => {
+    const { logger, lines } = capture();
+    const log = new DecisionLog({ logger });
+    for (let i = 0; i < 512; i++) log.record({ request, decision, latencyMs: 1, transport: 'grpc', requestId: `r${i}` });
+    expect(lines).toHaveLength(512);
+    expect(lines[511].requestId).toBe('r511');
+  });
+
+  it('never fails the decision that fills the queue when the destination throws', () => {
+    const logger = pino({ level: 'info' }, { write: () => { throw new Error('disk on fire'); } });
+    const log = new DecisionLog({ logger });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      expect(() => {
+        for (let i = 0; i < 1024; i++) log.record({ request, decision, latencyMs: 1, transport: 'grpc' });
+      }).not.toThrow();
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('logs nothing at rate 0 and when disabled', () => {
     const { logger, lines } = capture();
-    new DecisionLog({ logger, sampleRate: 0 }).record({ request, decision, latencyMs: 1, transport: 'grpc' });
+    const zero = new DecisionLog({ logger, sampleRate: 0 });
+    zero.record({ request, decision, latencyMs: 1, transport: 'grpc' });
+    zero.flush();
     new DecisionLog({ logger: undefined }).record({ request, decision, latencyMs: 1, transport: 'grpc' });
     expect(lines).toHaveLength(0);
   });

@@ -84,8 +84,16 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-function captureLogger(lines: Record<string, unknown>[], level = 'info'): Logger {
-  return pino({ level }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+/** A logger whose lines land in `lines` (one write may carry several: the decision log batches). */
+export function captureLogger(lines: Record<string, unknown>[], level = 'info'): Logger {
+  return pino({ level }, { write: (s: string) => void lines.push(...parseLines(s)) });
+}
+
+export function parseLines(chunk: string): Record<string, unknown>[] {
+  return chunk
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 /** Starts a server over a fresh LMDB store seeded with `data` (default: the payments data). */

@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { parseServeArgs, serveUsage } from '../../src/server/config.js';
+import { spiffeIdProblem } from '../../src/server/limits.js';
+import { createServerMetrics } from '../../src/server/metrics.js';
 import { spiffeIdOfCertificate } from '../../src/server/security.js';
 import { jsToValue, objectToStruct, structToObject, valueToJs } from '../../src/server/struct.js';
 import { charterPackageDefinition } from '../../src/server/proto.js';
@@ -87,5 +89,69 @@ describe('SPIFFE ID from a certificate', () => {
     expect(spiffeIdOfCertificate({ subjectaltname: 'URI:https://example.test, URI:"spiffe://acme.test/a,b"' })).toBe('spiffe://acme.test/a,b');
     expect(spiffeIdOfCertificate({ subjectaltname: 'DNS:a.test' })).toBeUndefined();
     expect(spiffeIdOfCertificate(undefined)).toBeUndefined();
+  });
+});
+
+describe('SPIFFE ID validation', () => {
+  // The specification's rules, written out plainly: the validator's one-regex fast path must
+  // accept exactly what these accept.
+  function specValid(id: string): boolean {
+    if (!id.startsWith('spiffe://')) return false;
+    const [td, ...path] = id.slice('spiffe://'.length).split('/');
+    if (!/^[a-z0-9._-]+$/.test(td)) return false;
+    return path.every((s) => s !== '' && s !== '.' && s !== '..' && /^[A-Za-z0-9._-]+$/.test(s));
+  }
+
+  it('accepts and refuses what the specification does', () => {
+    const piece = fc.constantFrom('a', 'Z', '9', '.', '..', '-', '_', '/', '//', ' ', 'é', ':', 'x.y');
+    const id = fc.array(piece, { maxLength: 12 }).map((parts) => `spiffe://${parts.join('')}`);
+    fc.assert(
+      fc.property(id, (value) => {
+        expect(spiffeIdProblem(value) === undefined).toBe(specValid(value));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('names the problem', () => {
+    expect(spiffeIdProblem('spiffe://acme.test/ns/./x')).toBe('path segment "." or ".."');
+    expect(spiffeIdProblem('spiffe://acme.test/ns/..')).toBe('path segment "." or ".."');
+    expect(spiffeIdProblem('spiffe://Acme/x')).toMatch(/trust domain/);
+    expect(spiffeIdProblem('spiffe://acme.test/')).toBe('trailing "/"');
+    expect(spiffeIdProblem('spiffe://acme.test/a/')).toBe('empty path segment');
+    expect(spiffeIdProblem('spiffe://acme.test/ns/.hidden')).toBeUndefined();
+    expect(spiffeIdProblem('spiffe://acme.test')).toBeUndefined();
+  });
+});
+
+describe('decision tallies', () => {
+  const valueOf = async (metrics: ReturnType<typeof createServerMetrics>, name: string, labels: Record<string, string>) => {
+    const values = (await metrics.registry.getMetricsAsJSON()).flatMap((m) => m.values.map((v) => ({ ...v, name: (v as { metricName?: string }).metricName ?? m.name })));
+    const match = values.find((v) => v.name === name && Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want));
+    return match?.value;
+  };
+
+  it('reach prom-client before every scrape, without waiting for their timer', async () => {
+    const metrics = createServerMetrics({ defaultMetrics: false });
+    const tally = metrics.tally('Authorize', 'grpc');
+    tally.record(true, 0.0001);
+    tally.record(true, 0.0002);
+    tally.record(false, 0.003);
+    expect(await valueOf(metrics, 'charter_decisions_total', { effect: 'ALLOW', transport: 'grpc' })).toBe(2);
+    expect(await valueOf(metrics, 'charter_decisions_total', { effect: 'DENY', transport: 'grpc' })).toBe(1);
+    expect(await valueOf(metrics, 'charter_decision_duration_seconds_count', { rpc: 'Authorize' })).toBe(3);
+    expect(await valueOf(metrics, 'charter_decision_duration_seconds_bucket', { rpc: 'Authorize', le: '0.00025' })).toBe(2);
+    // Counted once: the scrape emptied the tally.
+    expect(await valueOf(metrics, 'charter_decisions_total', { effect: 'ALLOW', transport: 'grpc' })).toBe(2);
+  });
+
+  it('count decisions without a latency, and keep more than one batch', async () => {
+    const metrics = createServerMetrics({ defaultMetrics: false });
+    const tally = metrics.tally('BatchAuthorize', 'grpc');
+    for (let i = 0; i < 3000; i++) tally.record(i % 3 !== 0, i < 1500 ? 0.001 : Number.NaN);
+    tally.observe(0.5);
+    expect(await valueOf(metrics, 'charter_decisions_total', { effect: 'ALLOW', transport: 'grpc' })).toBe(2000);
+    expect(await valueOf(metrics, 'charter_decisions_total', { effect: 'DENY', transport: 'grpc' })).toBe(1000);
+    expect(await valueOf(metrics, 'charter_decision_duration_seconds_count', { rpc: 'BatchAuthorize' })).toBe(1501);
   });
 });

@@ -12,6 +12,7 @@ import type { DecisionLog, DecisionPoint, PdpDecision } from '../../pdp/index.js
 import type { DecisionRequest } from '../../policy/index.js';
 import type { HttpRouter } from '../http.js';
 import { DEFAULT_LIMITS } from '../limits.js';
+import type { DecisionTally } from '../decision-tally.js';
 import type { ServerMetrics } from '../metrics.js';
 import { DecisionCache } from './decision-cache.js';
 import { ApiKeyCheck, parseJsonObject, readJsonText, requestIdOf, sendError, sendJson } from './http-io.js';
@@ -91,19 +92,17 @@ export function registerAuthzen(router: HttpRouter, options: AuthzenOptions): vo
   const maxEvaluations = options.maxEvaluations ?? DEFAULT_LIMITS.maxBatchSize;
   const limits: RequestLimits = { maxFieldBytes: options.maxFieldBytes ?? DEFAULT_LIMITS.maxFieldBytes };
   const pageOptions: PageOptions = { defaultLimit: options.searchPageSize ?? 50, maxLimit: options.maxSearchPageSize ?? 1000 };
-  const allowCounter = metrics?.decisions.labels('ALLOW', 'http');
-  const denyCounter = metrics?.decisions.labels('DENY', 'http');
   const invalid = metrics?.rejectedRequests.labels('invalid_argument');
   const unauthenticated = metrics?.rejectedRequests.labels('unauthenticated');
-  const seconds = (name: string) => metrics?.decisionSeconds.labels(`AuthZEN.${name}`);
-  const evaluationSeconds = seconds('evaluation');
-  const evaluationsSeconds = seconds('evaluations');
-  const searchSeconds = seconds('search');
+  const tally = (name: string) => metrics?.tally(`AuthZEN.${name}`, 'http');
+  const evaluationTally = tally('evaluation');
+  const evaluationsTally = tally('evaluations');
+  const searchTally = tally('search');
   const cacheBytes = options.decisionCacheBytes ?? 8 * 1024 * 1024;
   const cache = cacheBytes > 0 ? new DecisionCache(cacheBytes) : undefined;
 
-  function record(request: DecisionRequest, decision: PdpDecision, requestId: string, started: number, transport: string): void {
-    (decision.effect === 'ALLOW' ? allowCounter : denyCounter)?.inc();
+  function record(request: DecisionRequest, decision: PdpDecision, requestId: string, started: number, transport: string, counts?: DecisionTally): void {
+    counts?.record(decision.effect === 'ALLOW', Number.NaN);
     if (decisionLog !== undefined && decisionLog.sampled(decision)) {
       decisionLog.write({ requestId, request, decision, latencyMs: performance.now() - started, transport });
     }
@@ -140,8 +139,8 @@ export function registerAuthzen(router: HttpRouter, options: AuthzenOptions): vo
     const text = decision.effect === 'ALLOW' ? ALLOW_BODY : DENY_BODY;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': text.length, 'x-request-id': requestId });
     res.end(text);
-    evaluationSeconds?.observe((performance.now() - started) / 1000);
-    record(request, decision, requestId, started, 'authzen');
+    evaluationTally?.observe((performance.now() - started) / 1000);
+    record(request, decision, requestId, started, 'authzen', evaluationTally);
   }
 
   function evaluateOne(body: Json, res: ServerResponse, requestId: string, started: number, text?: string): void {
@@ -216,8 +215,8 @@ export function registerAuthzen(router: HttpRouter, options: AuthzenOptions): vo
       if (semantic === 'permit_on_first_permit' && answer!.decision) break;
     }
     sendJson(res, 200, { evaluations: answers }, requestId);
-    evaluationsSeconds?.observe((performance.now() - started) / 1000);
-    for (const d of decided) record(d.request, d.decision, `${requestId}/${d.index}`, started, 'authzen-batch');
+    evaluationsTally?.observe((performance.now() - started) / 1000);
+    for (const d of decided) record(d.request, d.decision, `${requestId}/${d.index}`, started, 'authzen-batch', evaluationsTally);
   });
 
   const searchSubject = post((text, res, requestId, started) => {
@@ -231,7 +230,7 @@ export function registerAuthzen(router: HttpRouter, options: AuthzenOptions): vo
     const page = parsePage(body, pageOptions);
     const claims = propertiesOf(subject, 'properties', 'subject.');
     sendJson(res, 200, searchSubjects(decisionPoint, store, { type, claims, base }, page), requestId);
-    searchSeconds?.observe((performance.now() - started) / 1000);
+    searchTally?.observe((performance.now() - started) / 1000);
   });
 
   const searchResource = post((text, res, requestId, started) => {
@@ -250,7 +249,7 @@ export function registerAuthzen(router: HttpRouter, options: AuthzenOptions): vo
     const page = parsePage(body, pageOptions);
     const resourceAttributes = propertiesOf(resource, 'properties', 'resource.');
     sendJson(res, 200, searchResources(decisionPoint, store, { type, resourceAttributes, base }, page), requestId);
-    searchSeconds?.observe((performance.now() - started) / 1000);
+    searchTally?.observe((performance.now() - started) / 1000);
   });
 
   const searchAction = post((text, res, requestId, started) => {
@@ -266,7 +265,7 @@ export function registerAuthzen(router: HttpRouter, options: AuthzenOptions): vo
     if (resourceAttributes !== undefined) base.resourceAttributes = resourceAttributes;
     const page = parsePage(body, pageOptions);
     sendJson(res, 200, searchActions(decisionPoint, base, page), requestId);
-    searchSeconds?.observe((performance.now() - started) / 1000);
+    searchTally?.observe((performance.now() - started) / 1000);
   });
 
   const metadata = (req: IncomingMessage, res: ServerResponse): void => {
