@@ -29,6 +29,8 @@ export type InvalidationListener = (event: InvalidationEvent) => void;
 /** What the hub needs from the store. */
 export interface ChangeFeed {
   revision(): number;
+  /** The committed revision read afresh, for stores that keep theirs in memory. */
+  refreshRevision?(): number;
   /** Changes after `revision` up to now; undefined when they can no longer be listed. */
   changesSince(revision: number): { fromRevision: number; toRevision: number; entityIds: string[]; tuples: TupleKey[] } | undefined;
   onCommit?(listener: (...args: unknown[]) => void): unknown;
@@ -148,7 +150,7 @@ export class InvalidationHub {
 
 function safeRevision(store: ChangeFeed, logger: Logger): number | undefined {
   try {
-    return Number(store.revision());
+    return Number(store.refreshRevision ? store.refreshRevision() : store.revision());
   } catch (err) {
     logger.warn({ err }, 'cannot read the store revision');
     return undefined;

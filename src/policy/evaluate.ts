@@ -87,6 +87,12 @@ function withId(stored: Attributes, id: string): Attributes {
 
 const NO_STRINGS: string[] = Object.freeze([]) as unknown as string[];
 
+function withoutTime(context: Record<string, unknown>): Record<string, unknown> {
+  const copy = { ...context };
+  delete copy.time;
+  return copy;
+}
+
 /** Per-decision state: what has been fetched, so each entity is read at most once. */
 class DecisionState {
   readonly context: Record<string, unknown>;
@@ -103,16 +109,27 @@ class DecisionState {
     explain: boolean,
   ) {
     const ctx = request.context;
-    const time = serverInstant(sources.now);
     this.context = {
       actor: { id: request.actor },
       resource: { id: request.resource },
       action: request.action,
-      env: ctx === undefined ? { time } : { ...ctx, time },
+      // The caller's context as is (conditions never modify it): `env.time` is added, as a copy,
+      // only before a rule that reads the clock. Compilation marks every rule that could read
+      // it (also through a bare `env`). A caller's own `time` is never visible.
+      env: ctx === undefined ? EMPTY : Object.hasOwn(ctx, 'time') ? withoutTime(ctx) : ctx,
       actor_claims: request.actorClaims ?? EMPTY,
       action_properties: request.actionProperties ?? EMPTY,
     };
     if (explain) this.trace = [];
+  }
+
+  private clockSet = false;
+
+  /** Puts the server's clock in `env.time` (once). */
+  setClock(): void {
+    if (this.clockSet) return;
+    this.clockSet = true;
+    this.context.env = { ...(this.context.env as Record<string, unknown>), time: serverInstant(this.sources.now) };
   }
 
   actorAttributes(): Attributes {
@@ -171,7 +188,10 @@ function conditionHolds(rule: CompiledRule, state: DecisionState): true | false 
   if (condition === undefined) return true;
   if (rule.readsActorAttributes) state.actorAttributes();
   if (rule.readsResourceAttributes) state.ensureResourceAttributes();
-  state.time = finerTime(state.time, rule.time);
+  if (rule.time !== 'none') {
+    state.time = finerTime(state.time, rule.time);
+    state.setClock();
+  }
   if (rule.relations) state.relations = true;
   try {
     const result = condition.evaluate(state.context);

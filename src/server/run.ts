@@ -85,7 +85,9 @@ export async function runServe(config: ServeConfig): Promise<number> {
 
   let store: ServerStore;
   try {
-    store = AttributeStore.open(dataDir);
+    // The revision lives in memory, refreshed by the store poll: no LMDB read transaction per
+    // decision. Without a poll, other processes' writes would never be seen: stay exact.
+    store = AttributeStore.open(dataDir, { trackRevision: config.storePollIntervalMs > 0 });
   } catch (err) {
     logger.fatal({ err, dataDir }, `cannot open the attribute store at ${dataDir}`);
     return 1;

@@ -144,6 +144,27 @@ describe('attributes', () => {
     expect(ask(timeSet, { context: { time: '1999-01-01T00:00:00Z' } }).effect).toBe('ALLOW');
   });
 
+  it('never shows a caller-supplied time, however a condition looks for it', () => {
+    const context = { time: 'caller', region: 'emea' };
+    // A rule that does not read the clock still cannot see the caller's `time`.
+    expect(ask(rules(rule('a', 'allow', 'env.region == "emea" && !has(env.time)')), { context }).effect).toBe('DENY');
+    expect(ask(rules(rule('a', 'allow', 'env.region == "emea" && "time" in env')), { context }).effect).toBe('ALLOW');
+    expect(ask(rules(rule('a', 'allow', 'env["time"] == "caller"')), { context }).effect).toBe('DENY');
+    expect(ask(rules(rule('a', 'allow', '"time" in env && env.region == "emea"')), { context: { region: 'emea' } }).effect).toBe('ALLOW');
+    // A rule that does not read the clock sees the caller's context, without a `time` key.
+    expect(ask(rules(rule('a', 'allow', 'env.region == "emea"')), { context }).effect).toBe('ALLOW');
+    expect(context).toEqual({ time: 'caller', region: 'emea' }); // untouched
+  });
+
+  it('adds the clock for a later rule after an earlier one that did not need it', () => {
+    const set = rules(rule('a', 'allow', 'env.region == "amer"') + rule('b', 'allow', 'env.region == "emea" && env.time.getFullYear() >= 2026'));
+    const d = ask(set, { context: { region: 'emea' } });
+    expect(d.effect).toBe('ALLOW');
+    expect(d.policyIds).toHaveLength(1);
+    expect(d.policyIds[0]).toMatch(/\/b$/);
+    expect(d.dependsOnTime).toBe(true);
+  });
+
   it('fetches only what candidate rules read', () => {
     const idOnly = rules(rule('a', 'allow', 'actor.id == "user:1"'));
     const sources = new CountingSource();

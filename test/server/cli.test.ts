@@ -242,12 +242,20 @@ describe('charter serve with a data directory, Admin token and SIGHUP', () => {
     stream.on('data', (e) => events.push(e));
     stream.on('error', () => {});
     await waitFor('first event', () => events.length > 0);
+    // A decision that puts alice and p-300 in the server's attribute cache.
+    const readP300 = ['authorize', '--target', `127.0.0.1:${s.grpcPort}`, '--actor', alice, '--action', 'read', '--resource', 'uon://payments/payment/p-300'];
+    expect((await charter(readP300)).code).toBe(0);
     // This test process is "another process": it opens the same LMDB environment and writes.
     const other = await openStore(data);
-    await other.store.write([{ kind: 'entity', op: 'put', id: 'uon://payments/payment/p-other', attributes: { customer_region: 'amer' } }]);
+    await other.store.write([
+      { kind: 'entity', op: 'put', id: 'uon://payments/payment/p-other', attributes: { customer_region: 'amer' } },
+      { kind: 'entity', op: 'put', id: 'uon://payments/payment/p-300', attributes: { customer_region: 'amer', amount: 1 } },
+    ]);
     await other.store.close();
     const event = await waitFor('invalidation for the other process write', () => events.find((e) => e.entityIds.includes('uon://payments/payment/p-other')));
     expect(event.flushAll).toBe(false);
+    // Once clients are told, decisions use the new attributes too (the cached p-300 is gone).
+    expect((await charter(readP300)).code).toBe(1);
     stream.cancel();
     clients.close();
   });

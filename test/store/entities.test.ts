@@ -132,6 +132,35 @@ describe('entities', () => {
     }
   });
 
+  it('with trackRevision, sees its own commits at once and other processes\' at refreshRevision()', async () => {
+    await store.write([{ kind: 'entity', op: 'put', id: ALICE, attributes: { v: 1 } }]);
+    const server = AttributeStore.open(join(dir, 'data'), { trackRevision: true });
+    try {
+      const start = server.revision();
+      expect(start).toBe(store.revision());
+      expect(server.getAttributes(ALICE)).toEqual({ v: 1 });
+
+      // Another writer (here another instance, as an import process would be).
+      await store.write([{ kind: 'entity', op: 'put', id: ALICE, attributes: { v: 2 } }]);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(server.revision()).toBe(start); // not read from LMDB until refreshed
+      expect(server.getAttributes(ALICE)).toEqual({ v: 1 }); // the cached entity, at `start`
+      expect(server.getAttributes(PAYMENT)).toBeUndefined(); // uncached ids are read as they are
+
+      expect(server.refreshRevision()).toBe(start + 1);
+      expect(server.revision()).toBe(start + 1);
+      expect(server.getAttributes(ALICE)).toEqual({ v: 2 });
+
+      // Its own write: visible to the very next read, no refresh needed.
+      const { revision } = await server.write([{ kind: 'entity', op: 'put', id: ALICE, attributes: { v: 3 } }]);
+      expect(revision).toBe(start + 2);
+      expect(server.revision()).toBe(start + 2);
+      expect(server.getAttributes(ALICE)).toEqual({ v: 3 });
+    } finally {
+      await server.close();
+    }
+  });
+
   it('with attributeCacheSize 0 every read decodes afresh', async () => {
     const plain = AttributeStore.open(join(dir, 'data'), { attributeCacheSize: 0 });
     await store.write([{ kind: 'entity', op: 'put', id: ALICE, attributes: { v: 1 } }]);
