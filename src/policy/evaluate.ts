@@ -6,7 +6,7 @@
 import { relationScope } from './cel-environment.js';
 import { finerTime, type TimeGranularity } from './conditions.js';
 import { serverInstant } from './functions/server-instant.js';
-import { matchPattern } from './patterns.js';
+import { matchSegmentsOf, splitSegments } from './patterns.js';
 import type { CompiledRule, PolicySet } from './policy-set.js';
 import type { AttributeSource, Attributes, RelationSource } from './sources.js';
 
@@ -124,6 +124,12 @@ class DecisionState {
   }
 
   private clockSet = false;
+  private actorSplit: string[] | undefined;
+
+  /** The actor id split into segments, once per decision (several rules may match it). */
+  actorSegments(): string[] {
+    return (this.actorSplit ??= splitSegments(this.request.actor));
+  }
 
   /** Puts the server's clock in `env.time` (once). */
   setClock(): void {
@@ -165,7 +171,7 @@ function actorMatches(rule: CompiledRule, state: DecisionState): boolean {
   if (patterns !== undefined) {
     let any = false;
     for (const p of patterns) {
-      if (matchPattern(p, state.request.actor)) {
+      if (p.literal ? p.text === state.request.actor : matchSegmentsOf(p, state.actorSegments())) {
         any = true;
         break;
       }

@@ -38,6 +38,11 @@ export function matchPattern(pattern: SegmentPattern, id: string): boolean {
   return matchSegments(pattern.segments, 0, splitSegments(id), 0);
 }
 
+/** matchPattern for an id already split with splitSegments (a wildcard pattern). */
+export function matchSegmentsOf(pattern: SegmentPattern, segments: readonly string[]): boolean {
+  return matchSegments(pattern.segments, 0, segments, 0);
+}
+
 function matchSegments(pattern: readonly string[], p: number, id: readonly string[], i: number): boolean {
   for (; p < pattern.length; p++, i++) {
     const segment = pattern[p];

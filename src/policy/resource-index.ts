@@ -53,7 +53,7 @@ export class ResourceIndex<R extends Indexed> {
     const out: R[] = [];
     const stamp = ++this.stamp;
     collect(this.root, splitSegments(resource), 0, action, stamp, out);
-    if (out.length > 1) out.sort(byOrder);
+    if (out.length > 1 && !inOrder(out)) out.sort(byOrder);
     return out;
   }
 
@@ -82,11 +82,25 @@ function take<R extends Indexed>(rules: R[] | undefined, stamp: number, out: R[]
   }
 }
 
+function inOrder(rules: readonly Indexed[]): boolean {
+  for (let i = 1; i < rules.length; i++) if (rules[i - 1].order > rules[i].order) return false;
+  return true;
+}
+
+/** visitMatching specialised to collecting candidates: no closure per lookup (the hot path). */
 function collect<R extends Indexed>(node: TrieNode<R>, segments: string[], i: number, action: string, stamp: number, out: R[]): void {
-  visitMatching(node, segments, i, (terminal) => {
-    take(terminal.byAction.get(action), stamp, out);
-    take(terminal.anyAction, stamp, out);
-  });
+  if (node.anySegments !== undefined) {
+    for (let j = i; j <= segments.length; j++) collect(node.anySegments, segments, j, action, stamp, out);
+  }
+  if (i === segments.length) {
+    take(node.byAction.get(action), stamp, out);
+    if (node.anyAction.length > 0) take(node.anyAction, stamp, out);
+    return;
+  }
+  const segment = segments[i];
+  const child = node.children.get(segment);
+  if (child !== undefined) collect(child, segments, i + 1, action, stamp, out);
+  if (node.oneSegment !== undefined && segment !== '') collect(node.oneSegment, segments, i + 1, action, stamp, out);
 }
 
 /** Calls `visit` on every node whose pattern matches segments[i..] completely. */
