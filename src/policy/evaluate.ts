@@ -5,6 +5,7 @@
  */
 import { relationScope } from './cel-environment.js';
 import { finerTime, type TimeGranularity } from './conditions.js';
+import { copyOwn, mergeOwn } from './copy.js';
 import { serverInstant } from './functions/server-instant.js';
 import { matchSegmentsOf, splitSegments } from './patterns.js';
 import type { CompiledRule, PolicySet } from './policy-set.js';
@@ -80,7 +81,9 @@ const withIdCache = new WeakMap<Attributes, Attributes>();
 function withId(stored: Attributes, id: string): Attributes {
   const cached = withIdCache.get(stored);
   if (cached !== undefined && cached.id === id) return cached;
-  const merged = Object.freeze({ ...stored, id });
+  const copy = copyOwn(stored);
+  copy.id = id;
+  const merged = Object.freeze(copy);
   withIdCache.set(stored, merged);
   return merged;
 }
@@ -88,7 +91,7 @@ function withId(stored: Attributes, id: string): Attributes {
 const NO_STRINGS: string[] = Object.freeze([]) as unknown as string[];
 
 function withoutTime(context: Record<string, unknown>): Record<string, unknown> {
-  const copy = { ...context };
+  const copy = copyOwn(context);
   delete copy.time;
   return copy;
 }
@@ -135,7 +138,9 @@ class DecisionState {
   setClock(): void {
     if (this.clockSet) return;
     this.clockSet = true;
-    this.context.env = { ...(this.context.env as Record<string, unknown>), time: serverInstant(this.sources.now) };
+    const env = copyOwn(this.context.env as Record<string, unknown>);
+    env.time = serverInstant(this.sources.now);
+    this.context.env = env;
   }
 
   actorAttributes(): Attributes {
@@ -153,7 +158,11 @@ class DecisionState {
     const stored = this.sources.attributes.getAttributes(this.request.resource);
     const supplied = this.request.resourceAttributes;
     // Store wins: caller-supplied attributes only fill gaps.
-    if (supplied !== undefined) this.context.resource = { ...supplied, ...stored, id: this.request.resource };
+    if (supplied !== undefined) {
+      const merged = stored === undefined ? copyOwn(supplied) : mergeOwn(supplied, stored);
+      merged.id = this.request.resource;
+      this.context.resource = merged;
+    }
     else if (stored !== undefined) this.context.resource = withId(stored, this.request.resource);
   }
 

@@ -207,7 +207,9 @@ export function searchSubjects(pdp: DecisionPoint, store: SearchStore, q: Subjec
     for (const p of rule.actorPatterns ?? []) if (p.literal && idOfType(store, p.text, q.type, prefix) !== undefined) candidates.add(p.text);
   }
   const { ids, resumeAfter } = collect(candidates, page, (actor) => {
-    const request: DecisionRequest = { ...q.base, actor };
+    // Object.assign, not a spread: `{ ...base, key }` is ~10x slower in V8 (src/policy/copy.ts).
+    const request = Object.assign({}, q.base) as DecisionRequest;
+    request.actor = actor;
     if (q.claims !== undefined) request.actorClaims = q.claims;
     return pdp.decide(request).effect === 'ALLOW';
   });
@@ -239,7 +241,8 @@ export function searchResources(pdp: DecisionPoint, store: SearchStore, q: Resou
   }
   if (!anyAllow) return pageOf([], undefined);
   const { ids, resumeAfter } = collect(candidates, page, (resource) => {
-    const request: DecisionRequest = { ...q.base, resource };
+    const request = Object.assign({}, q.base) as DecisionRequest;
+    request.resource = resource;
     if (q.resourceAttributes !== undefined) request.resourceAttributes = q.resourceAttributes;
     return pdp.decide(request).effect === 'ALLOW';
   });
@@ -260,7 +263,11 @@ export function candidateActions(set: PolicySet, resource: string): Set<string> 
 }
 
 export function searchActions(pdp: DecisionPoint, base: Omit<DecisionRequest, 'action'>, page: Page): SearchResult<{ name: string }> {
-  const { ids, resumeAfter } = collect(candidateActions(pdp.policies, base.resource), page, (action) => pdp.decide({ ...base, action }).effect === 'ALLOW');
+  const { ids, resumeAfter } = collect(candidateActions(pdp.policies, base.resource), page, (action) => {
+    const request = Object.assign({}, base) as DecisionRequest;
+    request.action = action;
+    return pdp.decide(request).effect === 'ALLOW';
+  });
   return pageOf(
     ids.map((name) => ({ name })),
     resumeAfter,
