@@ -146,8 +146,10 @@ export function registerAuthzen(router: HttpRouter, options: AuthzenOptions): vo
   function evaluateOne(body: Json, res: ServerResponse, requestId: string, started: number, text?: string): void {
     const request = toDecisionRequest(body, limits);
     const decision = decisionPoint.decide(request);
-    if (text !== undefined) cache?.set(text, request, decision, Date.now());
     answer(res, requestId, started, request, decision);
+    // After the answer is on the socket: keeping it (an LRU insert, maybe an eviction) is not
+    // the caller's wait.
+    if (text !== undefined) cache?.set(text, request, decision, Date.now());
   }
 
   const evaluation = post((text, res, requestId, started) => {
