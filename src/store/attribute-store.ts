@@ -14,6 +14,7 @@ import { open, type RootDatabase } from 'lmdb';
 import { relatedThroughGroups, DEFAULT_MAX_DEPTH } from '../relations/traverse.js';
 import { ChangeLog, DEFAULT_CHANGE_LOG_MAX_ITEMS, DEFAULT_CHANGE_LOG_SIZE, type ChangeSet } from './changelog.js';
 import { AttributeCache } from './attribute-cache.js';
+import { GroupClosures } from './group-closures.js';
 import { EntityTable } from './entities.js';
 import { ReadOnlyStoreError, StoreFullError, isStoreFull } from './errors.js';
 import { RelationIndex } from './relations.js';
@@ -71,6 +72,7 @@ export class AttributeStore {
   private readonly env: RootDatabase;
   private readonly entities: EntityTable;
   private readonly relations: RelationIndex;
+  private readonly closures: GroupClosures;
   private readonly changes: ChangeLog;
   private readonly changeLogMaxItems: number;
   private readonly cache?: AttributeCache;
@@ -95,6 +97,10 @@ export class AttributeStore {
     });
     this.entities = new EntityTable(this.env);
     this.relations = new RelationIndex(this.env);
+    this.closures = new GroupClosures(this.relations, this.maxDepth, (from) => {
+      const changes = this.changes.since(from);
+      return changes === undefined || changes.tuples.length > 0;
+    });
     this.changeLogMaxItems = options.changeLogMaxItems ?? DEFAULT_CHANGE_LOG_MAX_ITEMS;
     this.changes = new ChangeLog(this.env, options.changeLogSize ?? DEFAULT_CHANGE_LOG_SIZE, this.changeLogMaxItems);
     const cacheSize = options.attributeCacheSize ?? DEFAULT_ATTRIBUTE_CACHE_SIZE;
@@ -123,6 +129,9 @@ export class AttributeStore {
   }
 
   related(object: string, relation: string, subject: string): boolean {
+    const cached = this.closures.related(this.revision(), object, relation, subject);
+    if (cached !== undefined) return cached;
+    // No closure (first ask, or too large to keep): walk, probing for `subject` at each group.
     const relations = this.relations;
     return relatedThroughGroups(
       (o, r) => relations.subjectsLookingFor(o, r, subject),

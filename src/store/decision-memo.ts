@@ -13,6 +13,8 @@ export interface MemoSource {
   hasTuple(object: string, relation: string, subject: string): boolean;
   /** Subjects of tuples (object, relation, ·). */
   subjectsOf(object: string, relation: string): Iterable<string>;
+  /** The source's own related() (the store's uses cached group closures); else the memo walks. */
+  related?(object: string, relation: string, subject: string): boolean;
 }
 
 export interface DecisionSource {
@@ -58,8 +60,9 @@ class DecisionMemo implements DecisionSource {
     const map = (this.answers ??= new Map());
     let answer = map.get(key);
     if (answer === undefined) {
-      // Subject lists are memoized too, so several related() calls share group expansions.
-      answer = relatedThroughGroups(this.lookup, object, relation, subject, this.maxDepth);
+      // Without the source's own related(), subject lists are memoized so that several
+      // related() calls of one decision share group expansions.
+      answer = this.source.related ? this.source.related(object, relation, subject) : relatedThroughGroups(this.lookup, object, relation, subject, this.maxDepth);
       map.set(key, answer);
     }
     return answer;

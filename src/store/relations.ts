@@ -55,6 +55,13 @@ export class RelationIndex {
     return this.forward.getValues(key);
   }
 
+  /** All subjects of (object, relation) as an array; one cheap probe when there are none. */
+  subjectList(object: string, relation: string): readonly string[] {
+    const key: IndexKey = [object, relation];
+    if (this.forward.getBinaryFast(key) === undefined) return NONE;
+    return [...this.forward.getValues(key)];
+  }
+
   objects(subject: string, relation: string): Iterable<string> {
     return this.reverse.getValues([subject, relation]);
   }

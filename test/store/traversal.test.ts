@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { relatedThroughGroups } from '../../src/relations/traverse.js';
 import { AttributeStore, createDecisionMemo, type DataRecord } from '../../src/store/index.js';
 import { tempStore } from './helpers.js';
 
@@ -158,3 +160,57 @@ function wrap(store: AttributeStore) {
     subjectsOf: (o: string, r: string) => store.subjectsOf(o, r),
   };
 }
+
+describe('related() from cached group closures', () => {
+  // The store answers from closures cached per revision; the reference is the plain walk the
+  // in-memory source uses. Random graphs (cycles included), every depth from 0 to 4, the same
+  // questions asked twice (the second time from the cache), then again after a write.
+  const nodes = ['doc', 'team:a', 'team:b', 'team:c', 'team:d', 'u1', 'u2', 'u3'];
+  const tuple = fc.record({
+    object: fc.constantFrom(...nodes),
+    relation: fc.constantFrom('owner', 'member', 'member', 'member'),
+    subject: fc.constantFrom(...nodes),
+  });
+
+  it('agrees with breadth-first search, before and after writes', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(tuple, { maxLength: 25 }), fc.array(tuple, { maxLength: 5 }), fc.integer({ min: 0, max: 4 }), async (first, second, maxDepth) => {
+        const { store: s, cleanup: done } = tempStore({ maxDepth });
+        try {
+          const graph = new Map<string, Set<string>>();
+          const apply = async (tuples: typeof first) => {
+            if (tuples.length === 0) return;
+            await s.write(tuples.map((t) => rel(t.object, t.relation, t.subject)));
+            for (const t of tuples) {
+              const key = `${t.object}\0${t.relation}`;
+              if (!graph.has(key)) graph.set(key, new Set());
+              graph.get(key)!.add(t.subject);
+            }
+          };
+          const reference = (o: string, r: string, subj: string) => relatedThroughGroups((x, y) => graph.get(`${x}\0${y}`) ?? [], o, r, subj, maxDepth);
+          const check = () => {
+            for (const relation of ['owner', 'member']) {
+              for (const subject of nodes) {
+                expect(s.related('doc', relation, subject), `doc ${relation} ${subject} depth ${maxDepth}`).toBe(reference('doc', relation, subject));
+                expect(s.related('team:a', relation, subject)).toBe(reference('team:a', relation, subject));
+              }
+            }
+          };
+          await apply(first);
+          check(); // walks (first ask of each key)
+          check(); // builds the closures
+          check(); // answers from them
+          await s.write([{ kind: 'entity', op: 'put', id: 'u1', attributes: { n: 1 } }]);
+          check(); // an attribute-only commit keeps them
+          await apply(second);
+          check();
+          check();
+          check();
+        } finally {
+          await done();
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
