@@ -2,8 +2,8 @@
  * The decision point: the policy set being served, the attribute store, the server's clock.
  * `decide` never throws and never fails open: anything that goes wrong is a DENY with a reason.
  */
-import { decide as evaluate, type Decision, type DecisionRequest, type PolicySet, type RuleTrace } from '../policy/index.js';
-import { createDecisionMemo, type MemoSource } from '../store/index.js';
+import { decide as evaluate, type Decision, type DecisionRequest, type DecisionSources, type PolicySet, type RuleTrace } from '../policy/index.js';
+import { createDecisionMemo, type DecisionSource, type MemoSource } from '../store/index.js';
 
 /** What the decision point needs from the attribute store (AttributeStore provides it). */
 export interface DecisionStore extends MemoSource {
@@ -26,6 +26,24 @@ export interface DecisionPointOptions {
   policies: PolicySet;
   /** The clock; the server's own time. Only tests replace it. */
   clock?: () => Date;
+}
+
+/** The decision's sources; the clock is read once, and only if a rule looks at the time. */
+class DecisionSourcesOf implements DecisionSources {
+  private instant: Date | undefined;
+
+  constructor(
+    readonly attributes: DecisionSource,
+    private readonly clock: () => Date,
+  ) {}
+
+  get relations(): DecisionSource {
+    return this.attributes;
+  }
+
+  get now(): Date {
+    return (this.instant ??= this.clock());
+  }
 }
 
 export class DecisionPoint {
@@ -74,7 +92,7 @@ export class DecisionPoint {
       attributeRevision = this.store.revision();
       // Per decision: repeated entity reads, tuple checks and group expansions hit LMDB once.
       const memo = createDecisionMemo(this.store);
-      const sources = { attributes: memo, relations: memo, now: this.clock() };
+      const sources = new DecisionSourcesOf(memo, this.clock);
       const decision = trace === undefined ? evaluate(set, request, sources) : evaluate(set, request, sources, { explain: true });
       if (trace !== undefined) trace.push(...((decision as Decision & { trace?: RuleTrace[] }).trace ?? []));
       // A copy (the evaluator may hand out shared objects), as one literal: an object spread

@@ -287,7 +287,8 @@ function finish(set: PolicySet, state: DecisionState, effect: Effect, policyIds:
     policyIds: policyIds as string[],
     reason,
     policyRevision: set.revision,
-    cacheTtlMs: cacheTtl(state.time, state.sources.now, set.options.defaultCacheTtlMs),
+    // Reads the clock only when the decision depends on it (sources may read it lazily).
+    cacheTtlMs: state.time === 'none' ? set.options.defaultCacheTtlMs : cacheTtl(state.time, state.sources.now, set.options.defaultCacheTtlMs),
     dependsOnTime: state.time !== 'none',
     entityIds,
     dependsOnRelations: state.relations,

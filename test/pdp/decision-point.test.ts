@@ -55,6 +55,20 @@ describe('DecisionPoint', () => {
     expect(publish.dependsOnRelations).toBe(true);
   });
 
+  it('reads the clock once for a decision that looks at the time, and not at all otherwise', async () => {
+    const store = await paymentsStore();
+    let reads = 0;
+    const pdp = new DecisionPoint({ store, policies: set, clock: () => (reads++, new Date('2026-11-25T10:30:00Z')) });
+    const read = pdp.decide({ actor: 'spiffe://personnel.acme.test/eid/1001', action: 'read', resource: 'uon://payments/payment/p-100', context: { ip: '10.2.3.4', country: 'GB' } });
+    expect(read.effect).toBe('ALLOW');
+    expect(read.dependsOnTime).toBe(false);
+    expect(reads).toBe(0);
+    const refund = pdp.decide({ actor: 'spiffe://personnel.acme.test/eid/1001', action: 'refund', resource: 'uon://payments/payment/p-100', context: { ip: '10.2.3.4' } });
+    expect(refund.dependsOnTime).toBe(true);
+    expect(refund.cacheTtlMs).toBeLessThanOrEqual(15 * 60_000);
+    expect(reads).toBe(1);
+  });
+
   it('fails closed: an exception in the store is a DENY with the reason', () => {
     const store = {
       revision: () => 1,
