@@ -95,7 +95,7 @@ try {
         { name: 'authorize', call: c.authorize, request: AUTHORIZE_REQUEST, pid: charter.pid },
       ],
       // Many short rounds: noise that lasts a moment lands on one side of few rounds.
-      quick ? { rounds: 5, sequentialMs: 250, concurrentMs: 400, warmupMs: 800, log } : { rounds: 15, sequentialMs: 300, concurrentMs: 500, warmupMs: 2000, log },
+      quick ? { rounds: 5, sequentialMs: 250, concurrentMs: 400, warmupMs: 800, log } : { rounds: 25, sequentialMs: 300, concurrentMs: 500, warmupMs: 2000, log },
     );
     metrics.echo_p50_us = load.echo.p50_us;
     metrics.echo_p99_us = load.echo.p99_us;
