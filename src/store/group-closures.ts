@@ -1,15 +1,16 @@
 /**
- * `related()` from cached group closures. For (object, relation) the store keeps, per store
- * revision, every node within maxDepth - 1 member hops of the tuple's subjects (their BFS
- * distance). Then
+ * `related()` from cached group closures. For (object, relation) the store keeps, per tuple
+ * revision, the tuple's subjects (S0) and every *group* — a node with member tuples — within
+ * maxDepth - 1 member hops of them. Then
  *
- *   related(object, relation, subject)  ⇔  subject is in the closure, or one of the groups
- *                                          `subject` is a direct member of is (maxDepth ≥ 1)
+ *   related(object, relation, subject)  ⇔  subject ∈ S0, or (maxDepth ≥ 1) one of the groups
+ *                                          `subject` is a direct member of is in the closure
  *
  * which is what breadth-first search over member tuples answers (src/relations/traverse.ts),
- * at the cost of one reverse-index read (the subject's own groups) instead of a walk.
+ * at the cost of one reverse-index read (the subject's own groups) instead of a walk. Leaves
+ * (the many members of a team) are not kept, so a closure is small: S0 plus the teams.
  *
- * A closure is built (by that same walk, expanding every node) the second time an
+ * A closure is built (by that same walk, probing every node for members) the second time an
  * (object, relation) is asked about; the first ask, and any closure larger than MAX_CLOSURE
  * nodes, is answered by the store's probing walk instead (`related` returns undefined). A
  * commit that changed tuples, or whose changes cannot be listed, empties the cache; commits of
@@ -29,14 +30,23 @@ export interface TupleReader {
 
 const MAX_CLOSURE = 10_000;
 const MAX_CACHED_NODES = 500_000;
-const TOO_BIG = new Map<string, number>();
+
+interface Closure {
+  /** Subjects of the (object, relation) tuples themselves. */
+  readonly direct: ReadonlySet<string>;
+  /** Nodes with member tuples within maxDepth - 1 hops of `direct`. */
+  readonly groups: ReadonlySet<string>;
+}
+
+const NO_NODES: ReadonlySet<string> = new Set();
+const TOO_BIG: Closure = { direct: NO_NODES, groups: NO_NODES };
 /** Asked about once since the cache was emptied: build on the next ask. */
-const SEEN_ONCE = new Map<string, number>();
+const SEEN_ONCE: Closure = { direct: NO_NODES, groups: NO_NODES };
 
 export class GroupClosures {
-  private readonly cache = new LRUCache<string, Map<string, number>>({
+  private readonly cache = new LRUCache<string, Closure>({
     maxSize: MAX_CACHED_NODES,
-    sizeCalculation: (closure) => Math.max(1, closure.size),
+    sizeCalculation: (c) => Math.max(1, c.direct.size + c.groups.size),
   });
   private revision = -1;
 
@@ -67,34 +77,34 @@ export class GroupClosures {
       this.cache.set(key, closure);
     }
     if (closure === TOO_BIG) return undefined;
-    if (closure.has(subject)) return true;
-    if (this.maxDepth === 0) return false;
-    for (const group of this.tuples.objects(subject, MEMBER_RELATION)) if (closure.has(group)) return true;
+    if (closure.direct.has(subject)) return true;
+    if (this.maxDepth === 0 || closure.groups.size === 0) return false;
+    for (const group of this.tuples.objects(subject, MEMBER_RELATION)) if (closure.groups.has(group)) return true;
     return false;
   }
 
-  /** Nodes within maxDepth - 1 member hops of (object, relation)'s subjects, by distance. */
-  private build(object: string, relation: string): Map<string, number> {
-    const closure = new Map<string, number>();
-    let frontier: string[] = [];
-    for (const s of this.tuples.subjectList(object, relation)) {
-      if (!closure.has(s)) {
-        closure.set(s, 0);
-        frontier.push(s);
-      }
-    }
-    for (let depth = 1; depth <= this.maxDepth - 1 && frontier.length > 0; depth++) {
+  private build(object: string, relation: string): Closure {
+    const direct = new Set(this.tuples.subjectList(object, relation));
+    if (direct.size > MAX_CLOSURE) return TOO_BIG;
+    const groups = new Set<string>();
+    const visited = new Set<string>(direct);
+    let frontier = [...direct];
+    // Nodes at distance 0 .. maxDepth-1 are probed for members; those that have any are groups.
+    for (let depth = 0; depth <= this.maxDepth - 1 && frontier.length > 0; depth++) {
       const next: string[] = [];
-      for (const group of frontier) {
-        for (const member of this.tuples.subjectList(group, MEMBER_RELATION)) {
-          if (closure.has(member)) continue;
-          closure.set(member, depth);
+      for (const node of frontier) {
+        const members = this.tuples.subjectList(node, MEMBER_RELATION);
+        if (members.length === 0) continue;
+        groups.add(node);
+        for (const member of members) {
+          if (visited.has(member)) continue;
+          visited.add(member);
           next.push(member);
         }
       }
-      if (closure.size > MAX_CLOSURE) return TOO_BIG;
+      if (visited.size > MAX_CLOSURE) return TOO_BIG;
       frontier = next;
     }
-    return closure.size > MAX_CLOSURE ? TOO_BIG : closure;
+    return { direct, groups };
   }
 }
