@@ -2,6 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsOr } from '../server/helpers.js';
 import { post, startAuthzen, type Harness } from './helpers.js';
 
 interface Fixture {
@@ -9,8 +10,11 @@ interface Fixture {
   evaluations: { request: Record<string, unknown>; expected: { decision: boolean }[] }[];
 }
 
-// shared/ sits beside the repository (also in CI's fresh clone).
-const FIXTURE = fileURLToPath(new URL('../../../shared/fixtures/authzen/todo-decisions-1_0-02.json', import.meta.url));
+// shared/ sits beside the repository; test/fixtures holds a copy for clones without it.
+const FIXTURE = existsOr(
+  fileURLToPath(new URL('../../../shared/fixtures/authzen/todo-decisions-1_0-02.json', import.meta.url)),
+  fileURLToPath(new URL('../fixtures/authzen-todo-decisions-1_0-02.json', import.meta.url)),
+);
 const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as Fixture;
 
 let h: Harness;

@@ -19,7 +19,8 @@ export const BUNDLED_POLICIES = join(REPO, 'policies');
 export const SCENARIO = fileURLToPath(new URL('../../../shared/scenarios/payments', import.meta.url));
 export const SCENARIO_DATA = existsOr(join(SCENARIO, 'data.ndjson'), join(BUNDLED_POLICIES, 'payments', 'data.ndjson'));
 
-function existsOr(a: string, b: string): string {
+/** `a` when it exists (the shared reference beside the repository), else `b` (our copy). */
+export function existsOr(a: string, b: string): string {
   try {
     readFileSync(a);
     return a;

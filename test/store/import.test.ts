@@ -5,10 +5,14 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { AttributeStore, ImportError, importNdjson, parseRecord, RecordError } from '../../src/store/index.js';
 import { run } from '../../src/cli/commands/import.js';
+import { existsOr } from '../server/helpers.js';
 import { tempDir, tempStore } from './helpers.js';
 
-// shared/ sits beside the repository (also in CI's fresh clone).
-const PAYMENTS = fileURLToPath(new URL('../../../shared/scenarios/payments/data.ndjson', import.meta.url));
+// shared/ sits beside the repository; the bundled copy of the same data when it does not.
+const PAYMENTS = existsOr(
+  fileURLToPath(new URL('../../../shared/scenarios/payments/data.ndjson', import.meta.url)),
+  fileURLToPath(new URL('../../policies/payments/data.ndjson', import.meta.url)),
+);
 
 const line = (o: unknown): string => JSON.stringify(o);
 const entityLine = (id: string, attributes: Record<string, unknown> = {}): string => line({ kind: 'entity', id, attributes });
