@@ -162,8 +162,9 @@ class DecisionState {
       const merged = stored === undefined ? copyOwn(supplied) : mergeOwn(supplied, stored);
       merged.id = this.request.resource;
       this.context.resource = merged;
+    } else if (stored !== undefined) {
+      this.context.resource = withId(stored, this.request.resource);
     }
-    else if (stored !== undefined) this.context.resource = withId(stored, this.request.resource);
   }
 
   note(rule: CompiledRule, outcome: RuleOutcome, detail?: string): void {

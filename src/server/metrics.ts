@@ -1,6 +1,7 @@
 /**
  * Prometheus metrics of one server, on its own registry (several servers may share a process
- * in tests). The request path only increments a counter and observes a histogram.
+ * in tests). The request path records decisions in a DecisionTally (an array store); the tally
+ * hands them to prom-client in batches and before every scrape.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DecisionTally } from './decision-tally.js';

@@ -1,8 +1,9 @@
 /**
  * Decoded attributes of recently read entities, in front of LMDB. Every read first compares the
- * store revision (one small LMDB get, from the same read snapshot as the data) and empties the
- * cache when it moved, so a hit is exactly what LMDB would return at that revision — also for
- * commits made by other processes. Entries are frozen: one decision cannot alter what the next
+ * store revision (one small LMDB get from the same read snapshot as the data, or the revision
+ * kept in memory with StoreOptions.trackRevision) and empties the cache when it moved, so a hit
+ * is exactly what LMDB held at that revision — also for commits made by other processes, which
+ * a tracked revision takes in at the next refreshRevision(). Entries are frozen: one decision cannot alter what the next
  * one reads. Measured in bench/store.bench.mjs and docs/data.md (a hot-set hit is several
  * times cheaper than get + msgpack decode); `attributeCacheSize: 0` turns it off.
  */

@@ -6,7 +6,8 @@
  * block and see the last committed transaction. lmdb-js keeps a read snapshot for the synchronous
  * run of code that took it and drops it in a setTimeout(0), so reads within one decision are
  * consistent, and `revision()` polled from a timer sees commits made by another process (e.g. a
- * `charter import` running beside `charter serve`).
+ * `charter import` running beside `charter serve`); with `trackRevision`, `refreshRevision()`
+ * does (the server's store poll).
  */
 import { mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
