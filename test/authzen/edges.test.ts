@@ -92,7 +92,9 @@ describe('AuthZEN over HTTP, default server', () => {
   it('logs decisions with the request id and transport, and drops a caller-supplied peer_spiffe_id', async () => {
     const before = log.length;
     await post(h, EVAL, { ...readRecord1, context: { peer_spiffe_id: 'spiffe://forged/x', ip: '10.1.2.3' } }, { 'x-request-id': 'log-me' });
-    await expect.poll(() => log.length, { timeout: 5_000 }).toBeGreaterThan(before);
+    // The decision log writes in batches (within 20 ms): wait for this request's entry.
+    await expect.poll(() => log.some((e) => e.requestId === 'log-me'), { timeout: 5_000 }).toBe(true);
+    expect(log.length).toBeGreaterThan(before);
     const entry = log.find((e) => e.requestId === 'log-me');
     expect(entry).toMatchObject({ transport: 'authzen', actor: 'user/alice', action: 'read', resource: 'record/record-1', decision: 'ALLOW' });
     expect(entry?.context).toEqual({ ip: '10.1.2.3' });

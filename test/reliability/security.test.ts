@@ -92,6 +92,8 @@ describe('security claims over the wire', () => {
       right.close();
       wrong.close();
     }
+    // The decision log writes in batches (within 20 ms).
+    await expect.poll(() => h.decisions.some((d) => d.requestId === 'sec-1'), { timeout: 5_000 }).toBe(true);
     const entry = h.decisions.find((d) => d.requestId === 'sec-1');
     expect(entry, 'the decision was logged').toBeDefined();
     expect((entry!.context as Record<string, unknown>).ip).toBe('[REDACTED]');

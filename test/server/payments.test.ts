@@ -78,7 +78,7 @@ describe('payments scenario over gRPC', () => {
       (client.authorization as unknown as { Authorize: Function }).Authorize(toMessage(c), md, (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))),
     );
     // The decision log writes in batches, within 20 ms.
-    await expect.poll(() => h.decisions.some((d) => d.requestId === 'payments-log-1')).toBe(true);
+    await expect.poll(() => h.decisions.some((d) => d.requestId === 'payments-log-1'), { timeout: 5_000 }).toBe(true);
     const entry = h.decisions.find((d) => d.requestId === 'payments-log-1');
     expect(entry).toMatchObject({ actor: c.request.actor, action: c.request.action, resource: c.request.resource, decision: c.expected, policyRevision: h.server.decisionPoint.policyRevision });
     expect(typeof entry?.latencyMs).toBe('number');
