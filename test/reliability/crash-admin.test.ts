@@ -43,9 +43,10 @@ describe('kill -9 during Admin writes', () => {
     const acked: { writer: number; n: number; revision: number }[] = [];
     const attempted: { writer: number; n: number }[] = [];
     const failures: string[] = [];
-    let killed = false;
+    // Each writer writes until a call fails: the one in flight when the server dies, or the
+    // next one, so every writer sees the server go away (whatever the timing of the kill).
     const writer = async (w: number): Promise<void> => {
-      for (let n = 0; !killed; n++) {
+      for (let n = 0; ; n++) {
         attempted.push({ writer: w, n });
         try {
           const res = await unaryCall<{ attributeRevision: number; applied: number }>(c.admin, 'Write', { records: recordsOf(w, n) }, c.metadata(), 5_000);
@@ -59,8 +60,7 @@ describe('kill -9 during Admin writes', () => {
     };
     const writers = Array.from({ length: WRITERS }, (_, w) => writer(w));
     await waitFor('150 acknowledged writes', () => acked.length >= 150, 60_000);
-    // SIGKILL while all writers have a call in flight.
-    killed = true;
+    // SIGKILL while the writers keep a call in flight.
     await server.kill('SIGKILL');
     const { signal } = await server.exited;
     expect(signal).toBe('SIGKILL');
@@ -105,6 +105,6 @@ describe('kill -9 during Admin writes', () => {
     clients = connect({ target: server.target });
     const entity = await unaryCall<{ found: boolean; attributeRevision: number }>(clients.admin, 'GetEntity', { id: 'after-crash' }, clients.metadata(), 5_000);
     expect(entity.found).toBe(true);
-    expect(failures.length).toBeGreaterThan(0); // the writers saw the server go away
+    expect(failures.length).toBe(WRITERS); // every writer saw the server go away
   });
 });
