@@ -139,8 +139,10 @@ describe('DecisionLog', () => {
       const log = new DecisionLog({ logger: pino({ base: { pid: 7 } }, dest) });
       for (let i = 0; i < 3; i++) log.record({ request, decision, latencyMs: 1, transport: 'grpc', requestId: `r${i}` });
       log.flush();
-      dest.flushSync();
-      const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      // The destination writes asynchronously: wait until the three lines are in the file.
+      const read = () => readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+      await expect.poll(() => read().length, { timeout: 5_000 }).toBe(3);
+      const lines = read().map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(lines.map((l) => l.requestId)).toEqual(['r0', 'r1', 'r2']);
       expect(lines[0]).toMatchObject({ level: 30, pid: 7, msg: 'decision', decision: 'DENY' });
       expect(typeof lines[0].time).toBe('number');
