@@ -8,9 +8,9 @@
  * revocation; this is the case it leaves out.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CharterClient } from '../../src/client/index.js';
-import { ALICE, ALICE_ATTRIBUTES, P100, sleep, startServer, waitFor, writeEntity, type Harness } from '../client/helpers.js';
-import { tcpProxy, type TcpProxy } from './tcp-proxy.js';
+import type { CharterClient } from '../../src/client/index.js';
+import { ALICE, ALICE_ATTRIBUTES, P100, sleep, waitFor, writeEntity, type Harness } from '../client/helpers.js';
+import { clientThroughProxy, type ProxiedClient, type TcpProxy } from './tcp-proxy.js';
 
 const BOUND_MS = 300;
 const READ_P100 = { actor: ALICE, action: 'read', resource: P100 };
@@ -18,25 +18,15 @@ const READ_P100 = { actor: ALICE, action: 'read', resource: P100 };
 let h: Harness;
 let p: TcpProxy;
 let client: CharterClient;
+let fixture: ProxiedClient | undefined;
 
 beforeAll(async () => {
-  h = await startServer();
-  p = await tcpProxy(h.server.grpcPort);
-  client = new CharterClient({
-    target: `127.0.0.1:${p.port}`,
-    deadlineMs: 1_000,
-    staleAllowMs: BOUND_MS,
-    cache: { maxEntries: 100, ttlMs: 600_000 },
-    reconnect: { initialMs: 20, maxMs: 200 },
-  });
-  expect(await client.ready(10_000)).toBe(true);
+  fixture = await clientThroughProxy({ deadlineMs: 1_000, staleAllowMs: BOUND_MS });
+  ({ h, proxy: p, client } = fixture);
 });
 
 afterAll(async () => {
-  client?.close();
-  await p?.close();
-  await writeEntity(h, ALICE, ALICE_ATTRIBUTES).catch(() => undefined);
-  await h?.close();
+  await fixture?.close();
 });
 
 describe('invalidation stream cut with a revocation during the cut', () => {

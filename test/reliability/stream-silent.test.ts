@@ -6,9 +6,9 @@
  * answered ALLOW past silence timeout + staleAllowMs (+ the watchdog's tick).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CharterClient } from '../../src/client/index.js';
-import { ALICE, ALICE_ATTRIBUTES, P100, sleep, startServer, waitFor, writeEntity, type Harness } from '../client/helpers.js';
-import { tcpProxy, type TcpProxy } from './tcp-proxy.js';
+import type { CharterClient } from '../../src/client/index.js';
+import { ALICE, ALICE_ATTRIBUTES, P100, sleep, waitFor, writeEntity, type Harness } from '../client/helpers.js';
+import { clientThroughProxy, type ProxiedClient, type TcpProxy } from './tcp-proxy.js';
 
 const SILENCE_MS = 600;
 const STALE_ALLOW_MS = 300;
@@ -19,26 +19,15 @@ const READ_P100 = { actor: ALICE, action: 'read', resource: P100 };
 let h: Harness;
 let p: TcpProxy;
 let client: CharterClient;
+let fixture: ProxiedClient | undefined;
 
 beforeAll(async () => {
-  h = await startServer();
-  p = await tcpProxy(h.server.grpcPort);
-  client = new CharterClient({
-    target: `127.0.0.1:${p.port}`,
-    deadlineMs: 500,
-    staleAllowMs: STALE_ALLOW_MS,
-    invalidationSilenceMs: SILENCE_MS,
-    cache: { maxEntries: 100, ttlMs: 600_000 },
-    reconnect: { initialMs: 20, maxMs: 200 },
-  });
-  expect(await client.ready(10_000)).toBe(true);
+  fixture = await clientThroughProxy({ deadlineMs: 500, staleAllowMs: STALE_ALLOW_MS, invalidationSilenceMs: SILENCE_MS });
+  ({ h, proxy: p, client } = fixture);
 });
 
 afterAll(async () => {
-  client?.close();
-  await p?.close();
-  await writeEntity(h, ALICE, ALICE_ATTRIBUTES).catch(() => undefined);
-  await h?.close();
+  await fixture?.close();
 });
 
 describe('invalidation stream silently blackholed', () => {

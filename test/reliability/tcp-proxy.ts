@@ -4,6 +4,8 @@
  * data in both directions and leaves the connections open.
  */
 import { createServer, connect as netConnect, type Server as NetServer, type Socket } from 'node:net';
+import { CharterClient, type CharterClientOptions } from '../../src/client/index.js';
+import { ALICE, ALICE_ATTRIBUTES, startServer, writeEntity, type Harness } from '../client/helpers.js';
 
 export interface TcpProxy {
   port: number;
@@ -52,5 +54,32 @@ export async function tcpProxy(port: number): Promise<TcpProxy> {
         for (const s of sockets) s.destroy();
         server.close(() => r());
       }),
+  };
+}
+
+/** A test server with the payments data, a proxy in front of it, and a ready client through the proxy. */
+export interface ProxiedClient {
+  h: Harness;
+  proxy: TcpProxy;
+  client: CharterClient;
+  /** Closes all three; puts Alice's attributes back first (the stream tests revoke her). */
+  close(): Promise<void>;
+}
+
+export async function clientThroughProxy(options: Omit<CharterClientOptions, 'target'>): Promise<ProxiedClient> {
+  const h = await startServer();
+  const proxy = await tcpProxy(h.server.grpcPort);
+  const client = new CharterClient({ target: `127.0.0.1:${proxy.port}`, cache: { maxEntries: 100, ttlMs: 600_000 }, reconnect: { initialMs: 20, maxMs: 200 }, ...options });
+  if (!(await client.ready(10_000))) throw new Error('the client did not connect through the proxy');
+  return {
+    h,
+    proxy,
+    client,
+    async close() {
+      client.close();
+      await proxy.close();
+      await writeEntity(h, ALICE, ALICE_ATTRIBUTES).catch(() => undefined);
+      await h.close();
+    },
   };
 }
