@@ -30,15 +30,14 @@ export interface DecisionPointOptions {
 
 /** The decision's sources; the clock is read once, and only if a rule looks at the time. */
 class DecisionSourcesOf implements DecisionSources {
+  readonly relations: DecisionSource;
   private instant: Date | undefined;
 
   constructor(
     readonly attributes: DecisionSource,
     private readonly clock: () => Date,
-  ) {}
-
-  get relations(): DecisionSource {
-    return this.attributes;
+  ) {
+    this.relations = attributes;
   }
 
   get now(): Date {

@@ -4,8 +4,7 @@
  * object, measured on Node 20 — where this loop takes under 0.1 µs. Like a spread, it keeps a
  * "__proto__" key as ordinary data instead of replacing the copy's prototype.
  */
-export function copyOwn(obj: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+function assignOwn(out: Record<string, unknown>, obj: Readonly<Record<string, unknown>>): Record<string, unknown> {
   for (const key of Object.keys(obj)) {
     if (key === '__proto__') Object.defineProperty(out, key, { value: obj[key], enumerable: true, writable: true, configurable: true });
     else out[key] = obj[key];
@@ -13,12 +12,12 @@ export function copyOwn(obj: Readonly<Record<string, unknown>>): Record<string, 
   return out;
 }
 
-/** `{ ...a, ...b }` the fast way (later keys win). */
+/** `{ ...obj }`. */
+export function copyOwn(obj: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return assignOwn({}, obj);
+}
+
+/** `{ ...a, ...b }` (later keys win). */
 export function mergeOwn(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const out = copyOwn(a);
-  for (const key of Object.keys(b)) {
-    if (key === '__proto__') Object.defineProperty(out, key, { value: b[key], enumerable: true, writable: true, configurable: true });
-    else out[key] = b[key];
-  }
-  return out;
+  return assignOwn(assignOwn({}, a), b);
 }
