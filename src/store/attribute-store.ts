@@ -106,7 +106,6 @@ export class AttributeStore {
     this.changes = new ChangeLog(this.env, options.changeLogSize ?? DEFAULT_CHANGE_LOG_SIZE, this.changeLogMaxItems);
     const cacheSize = options.attributeCacheSize ?? DEFAULT_ATTRIBUTE_CACHE_SIZE;
     if (cacheSize > 0) {
-      const changes = this.changes;
       const entities = this.entities;
       this.cache = new AttributeCache(cacheSize, () => this.revision(), (id) => entities.get(id));
     }
@@ -233,6 +232,7 @@ export class AttributeStore {
         return next;
       });
     } catch (err) {
+      this.entities.forgetUncommittedShapes();
       if (isStoreFull(err, this.dir)) throw new StoreFullError(this.dir, err);
       throw err;
     }

@@ -2,11 +2,34 @@
 import type { Database, RootDatabase } from 'lmdb';
 import type { Attributes } from './records.js';
 
+/**
+ * Where lmdb keeps the entities' shared msgpack structures (the key lists of attribute shapes).
+ * A symbol key never collides with an id (ids are strings), and lmdb leaves it out of key
+ * iteration and counts.
+ */
+const SHAPES_KEY = Symbol.for('structures');
+/**
+ * Shapes kept once in the store rather than in every value. Beyond this, a new shape is written
+ * into each value that uses it (bigger, slower to decode, still correct). Fixed for the life of a
+ * store: the record id width depends on it.
+ */
+const MAX_SHARED_SHAPES = 512;
+
+/** The msgpackr encoder state lmdb keeps per database (not in lmdb's typings). */
+interface ShapeState {
+  encoder?: { structures?: unknown[] & { uninitialized?: boolean; sharedLength?: number } };
+}
+
 export class EntityTable {
   private readonly db: Database<Attributes, string>;
 
   constructor(env: RootDatabase) {
-    this.db = env.openDB<Attributes, string>({ name: 'entities' });
+    // Values are msgpack records: each attribute shape's key names are stored once instead of in
+    // every value, which makes values ~40% smaller and decoding them ~3× faster (0.25 vs 0.77 µs
+    // for a scenario employee), about a quarter of a random get over 1M entities.
+    // maxSharedStructures is passed on to msgpackr; lmdb's typings do not list it.
+    const options = { name: 'entities', sharedStructuresKey: SHAPES_KEY, maxSharedStructures: MAX_SHARED_SHAPES };
+    this.db = env.openDB<Attributes, string>(options);
   }
 
   get(id: string): Attributes | undefined {
@@ -21,6 +44,20 @@ export class EntityTable {
   /** Only inside a write transaction. */
   remove(id: string): void {
     this.db.removeSync(id);
+  }
+
+  /**
+   * After a write transaction failed: a shape first seen in it was saved in that transaction and
+   * rolled back with it, but the encoder still knows it, and a later value of that shape would be
+   * written naming a shape the store does not have. Reload the shapes from the store instead.
+   */
+  forgetUncommittedShapes(): void {
+    const encoder = (this.db as unknown as ShapeState).encoder;
+    if (!encoder?.structures) return;
+    const reloadOnNextUse: unknown[] & { uninitialized?: boolean; sharedLength?: number } = [];
+    reloadOnNextUse.uninitialized = true;
+    reloadOnNextUse.sharedLength = 0;
+    encoder.structures = reloadOnNextUse;
   }
 
   /** Ids starting with `prefix`, in key order (lazily; stop iterating to stop reading). */

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { open } from 'lmdb';
 import { AttributeStore, RecordError, ReadOnlyStoreError, type DataRecord } from '../../src/store/index.js';
 import { tempStore } from './helpers.js';
 
@@ -171,6 +172,68 @@ describe('entities', () => {
     } finally {
       await plain.close();
     }
+  });
+
+  // Values are msgpack records whose key lists (shapes) are stored once per store; these check
+  // that every reader finds the shapes a value names, whoever wrote them and whatever failed.
+  describe('attribute shapes', () => {
+    const shaped = (i: number): Record<string, unknown> => ({
+      [`k${i}`]: i,
+      common: 'x',
+      nested: { [`n${i % 7}`]: [i, { deep: i % 3 }] },
+    });
+
+    it('an instance opened before the writes decodes more shapes than are shared', async () => {
+      const reader = AttributeStore.open(join(dir, 'data'), { readOnly: true, attributeCacheSize: 0 });
+      try {
+        await store.write([{ kind: 'entity', op: 'put', id: 'e-first', attributes: shaped(0) }]);
+        expect(reader.getAttributes('e-first')).toEqual(shaped(0)); // the reader now holds one shape
+        // More distinct shapes than the store shares (512): the rest travel inside their values.
+        const records: DataRecord[] = Array.from({ length: 700 }, (_, i) => ({ kind: 'entity', op: 'put', id: `e${i}`, attributes: shaped(i) }));
+        for (let i = 0; i < records.length; i += 100) await store.write(records.slice(i, i + 100));
+        await new Promise((resolve) => setTimeout(resolve, 5)); // a fresh read snapshot
+        for (let i = 0; i < 700; i++) expect(reader.getAttributes(`e${i}`)).toEqual(shaped(i));
+      } finally {
+        await reader.close();
+      }
+    });
+
+    it('reads values written before shapes were shared (plain msgpack maps)', async () => {
+      const old = join(dir, 'old');
+      const env = open({ path: old });
+      await env.openDB({ name: 'entities' }).put(ALICE, { region: 'emea', groups: ['a'] });
+      await env.close();
+      const upgraded = AttributeStore.open(old, { attributeCacheSize: 0 });
+      try {
+        expect(upgraded.getAttributes(ALICE)).toEqual({ region: 'emea', groups: ['a'] });
+        await upgraded.write([{ kind: 'entity', op: 'put', id: PAYMENT, attributes: { region: 'amer' } }]);
+        expect(upgraded.getAttributes(PAYMENT)).toEqual({ region: 'amer' });
+        expect(upgraded.getAttributes(ALICE)).toEqual({ region: 'emea', groups: ['a'] });
+      } finally {
+        await upgraded.close();
+      }
+    });
+
+    it('a failed write forgets the shapes it introduced, so later values never name a lost one', async () => {
+      const loop: Record<string, unknown> = { a: 1 };
+      loop.self = loop; // cannot be encoded: the write fails after the first record was put
+      await expect(
+        store.write([
+          { kind: 'entity', op: 'put', id: 'e-lost', attributes: { brand: 'new', shape: 1 } },
+          { kind: 'entity', op: 'put', id: 'e-loop', attributes: loop },
+        ]),
+      ).rejects.toThrow();
+      await store.write([{ kind: 'entity', op: 'put', id: 'e-kept', attributes: { brand: 'new', shape: 2 } }]);
+
+      const other = AttributeStore.open(join(dir, 'data'), { readOnly: true, attributeCacheSize: 0 });
+      try {
+        expect(other.getAttributes('e-lost')).toBeUndefined();
+        expect(other.getAttributes('e-kept')).toEqual({ brand: 'new', shape: 2 });
+      } finally {
+        await other.close();
+      }
+      expect(store.getAttributes('e-kept')).toEqual({ brand: 'new', shape: 2 });
+    });
   });
 
   it('refuses to open a missing directory read-only', () => {
