@@ -4,8 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Environment } from '@marcbachmann/cel-js';
-import { celTypeName, runtimeBaseEnvironment, typedBaseEnvironment, type RootVariable } from './cel-environment.js';
-import { compileCondition, finerTime, type CompiledCondition, type ConditionEnvironments, type ExpressionTable, type TimeGranularity } from './conditions.js';
+import { ROOT_VARIABLES, celTypeName, runtimeBaseEnvironment, typedBaseEnvironment, type RootVariable } from './cel-environment.js';
+import { compileCondition, finerTime, type CompiledCondition, type ConditionEnvironments, type ConditionReads, type ExpressionTable, type TimeGranularity } from './conditions.js';
 import { sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { checkPattern, compilePattern, patternCovers, type SegmentPattern } from './patterns.js';
 import { DEFAULT_CACHE_TTL_MS, type CompiledRule, type PolicySet, type PolicySetOptions } from './policy-set.js';
@@ -305,7 +305,6 @@ function compileRule(
   if (!ok) return undefined;
 
   const fields = condition?.reads.fields;
-  const readsBeyondId = (set: Set<string> | undefined): boolean => set !== undefined && [...set].some((f) => f !== 'id');
   const time: TimeGranularity = condition ? condition.reads.time : 'none';
   let location: CompiledRule['location'] | undefined;
   const id = `${setName}/${rule.id}`;
@@ -319,6 +318,7 @@ function compileRule(
     actions: rule.actions,
     resources,
     condition,
+    actorOutcomes: condition !== undefined && readsOnlyActor(condition.reads) ? new WeakMap() : undefined,
     readsActorAttributes: actors?.groups !== undefined || readsBeyondId(fields?.actor),
     readsResourceAttributes: readsBeyondId(fields?.resource),
     time: finerTime(time, 'none'),
@@ -342,6 +342,16 @@ function compileRule(
  * An allow rule is unreachable when an unconditional deny covers all of its actors, actions
  * and resources; a rule whose condition is the literal `false` never applies either.
  */
+function readsBeyondId(fields: Set<string> | undefined): boolean {
+  return fields !== undefined && [...fields].some((f) => f !== 'id');
+}
+
+/** The condition reads actor attributes beyond `id`, and nothing else that can vary. */
+function readsOnlyActor(reads: ConditionReads): boolean {
+  if (reads.time !== 'none' || reads.relations || !readsBeyondId(reads.fields.actor)) return false;
+  return ROOT_VARIABLES.every((root) => root === 'actor' || reads.fields[root].size === 0);
+}
+
 function unreachableRuleWarnings(rules: CompiledRule[]): Diagnostic[] {
   const warnings: Diagnostic[] = [];
   const blanketDenies = rules.filter((r) => r.effect === 'deny' && r.condition === undefined && r.groups === undefined);

@@ -4,11 +4,11 @@
  * does. Attributes are fetched lazily, only when a candidate rule reads them.
  */
 import { relationScope } from './cel-environment.js';
-import { finerTime, type TimeGranularity } from './conditions.js';
+import { finerTime, type CompiledCondition, type TimeGranularity } from './conditions.js';
 import { copyOwn, mergeOwn } from './copy.js';
 import { serverInstant } from './functions/server-instant.js';
 import { matchSegmentsOf, splitSegments } from './patterns.js';
-import type { CompiledRule, PolicySet } from './policy-set.js';
+import type { CompiledRule, ConditionOutcome, PolicySet } from './policy-set.js';
 import type { AttributeSource, Attributes, RelationSource } from './sources.js';
 
 export interface DecisionRequest {
@@ -100,6 +100,8 @@ function withoutTime(context: Record<string, unknown>): Record<string, unknown> 
 class DecisionState {
   readonly context: Record<string, unknown>;
   actorFetched = false;
+  /** The actor object came from the store (and so comes back, the same object, next time). */
+  actorStored = false;
   resourceFetched = false;
   time: TimeGranularity = 'none';
   relations = false;
@@ -147,7 +149,10 @@ class DecisionState {
     if (!this.actorFetched) {
       this.actorFetched = true;
       const stored = this.sources.attributes.getAttributes(this.request.actor);
-      if (stored !== undefined) this.context.actor = withId(stored, this.request.actor);
+      if (stored !== undefined) {
+        this.context.actor = withId(stored, this.request.actor);
+        this.actorStored = true;
+      }
     }
     return this.context.actor as Attributes;
   }
@@ -199,9 +204,22 @@ function actorMatches(rule: CompiledRule, state: DecisionState): boolean {
 }
 
 /** Evaluates the rule's condition: true, false, or an error message. */
-function conditionHolds(rule: CompiledRule, state: DecisionState): true | false | string {
+function conditionHolds(rule: CompiledRule, state: DecisionState): ConditionOutcome {
   const condition = rule.condition;
   if (condition === undefined) return true;
+  const remembered = rule.actorOutcomes;
+  if (remembered !== undefined) {
+    const actor = state.actorAttributes();
+    // An actor that is not stored is a fresh `{id}` per decision: nothing to remember it by.
+    if (state.actorStored) {
+      let outcome = remembered.get(actor);
+      if (outcome === undefined) {
+        outcome = outcomeOf(condition, state.context);
+        remembered.set(actor, outcome);
+      }
+      return outcome;
+    }
+  }
   if (rule.readsActorAttributes) state.actorAttributes();
   if (rule.readsResourceAttributes) state.ensureResourceAttributes();
   if (rule.time !== 'none') {
@@ -209,8 +227,12 @@ function conditionHolds(rule: CompiledRule, state: DecisionState): true | false 
     state.setClock();
   }
   if (rule.relations) state.relations = true;
+  return outcomeOf(condition, state.context);
+}
+
+function outcomeOf(condition: CompiledCondition, context: Record<string, unknown>): ConditionOutcome {
   try {
-    const result = condition.evaluate(state.context);
+    const result = condition.evaluate(context);
     if (result === true) return true;
     if (result === false) return false;
     return `condition returned ${typeof result === 'bigint' ? 'an int' : typeof result}, not a bool`;

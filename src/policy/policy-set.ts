@@ -12,6 +12,9 @@ export interface RuleLocation {
   column: number;
 }
 
+/** A condition's outcome: true, false, or why it failed (a failing condition never grants). */
+export type ConditionOutcome = true | false | string;
+
 export interface CompiledRule {
   /** "<set>/<rule id>", unique across everything loaded. */
   readonly id: string;
@@ -30,6 +33,13 @@ export interface CompiledRule {
   readonly readsResourceAttributes: boolean;
   readonly time: TimeGranularity;
   readonly relations: boolean;
+  /**
+   * Set when the condition reads the actor's attributes and nothing else (no resource, action,
+   * env, claims, clock or relations): its outcome is then a function of the actor's attributes
+   * object alone, remembered per object. The store hands out one frozen object per entity and
+   * revision, so a write yields a new object and a fresh evaluation.
+   */
+  readonly actorOutcomes: WeakMap<object, ConditionOutcome> | undefined;
   readonly location: RuleLocation;
   readonly order: number;
   /** `[id]`, shared by every decision this rule makes. */

@@ -222,3 +222,51 @@ describe('caching hints', () => {
     expect(ask(set, { actor: 'user:2' }, sources).effect).toBe('DENY');
   });
 });
+
+// A condition that reads only the actor's attributes is evaluated once per attributes object
+// (the store hands out one frozen object per entity and revision). These check that no outcome
+// outlives its object and that nothing else is remembered.
+describe('conditions that read only the actor', () => {
+  const actorOnly = (set: ReturnType<typeof rules>, id: string) => set.rules.find((r) => r.id === `t/${id}`)!.actorOutcomes;
+
+  it('are recognised: actor attributes and constants only, nothing that varies otherwise', () => {
+    const set = rules(
+      rule('only-actor', 'allow', 'has(actor.roles) && "admin" in actor.roles') +
+        rule('actor-and-resource', 'allow', 'actor.team == resource.team') +
+        rule('actor-and-env', 'allow', 'actor.region == env.region') +
+        rule('actor-and-clock', 'allow', 'actor.on_call && env.time.getHours("UTC") < 9') +
+        rule('actor-and-relation', 'allow', 'actor.team != "" && related("team:x", "member", actor.id)') +
+        rule('actor-and-action', 'allow', 'actor.level > 1 && action == "read"') +
+        rule('actor-and-claims', 'allow', 'actor.region == actor_claims.region') +
+        rule('id-only', 'allow', 'actor.id == "user:1"') +
+        rule('constant', 'allow', 'true'),
+    );
+    expect(actorOnly(set, 'only-actor')).toBeInstanceOf(WeakMap);
+    for (const id of ['actor-and-resource', 'actor-and-env', 'actor-and-clock', 'actor-and-relation', 'actor-and-action', 'actor-and-claims', 'id-only', 'constant']) {
+      expect(actorOnly(set, id), id).toBeUndefined();
+    }
+  });
+
+  it('follow a change to the actor (a new attributes object) and are never shared between actors', () => {
+    const set = rules(rule('d', 'deny', 'has(actor.suspended) && actor.suspended') + rule('a', 'allow'));
+    const sources = new CountingSource().setEntity('user:1', { suspended: false }).setEntity('user:2', { suspended: true });
+    expect(ask(set, {}, sources).effect).toBe('ALLOW');
+    expect(ask(set, { actor: 'user:2' }, sources).effect).toBe('DENY');
+    expect(ask(set, {}, sources).effect).toBe('ALLOW');
+    sources.setEntity('user:1', { suspended: true }); // as after a write: another object
+    expect(ask(set, {}, sources)).toMatchObject({ effect: 'DENY', policyIds: ['t/d'] });
+    // An actor the store does not know is evaluated as `{id}` every time.
+    expect(ask(set, { actor: 'user:3' }, sources).effect).toBe('ALLOW');
+  });
+
+  it('remember errors too, and a mixed condition is evaluated for every request', () => {
+    const set = rules(rule('a', 'allow', 'actor.level > 1'));
+    const sources = new CountingSource().setEntity('user:1', { team: 'x' }).setEntity('uon://svc/doc/1', { team: 'x' }).setEntity('uon://svc/doc/2', { team: 'y' });
+    const first = ask(set, {}, sources);
+    expect(first.errors).toEqual(['t/a: No such key: level']);
+    expect(ask(set, {}, sources).errors).toEqual(['t/a: No such key: level']);
+    const mixed = rules(rule('m', 'allow', 'actor.team == resource.team'));
+    expect(ask(mixed, {}, sources).effect).toBe('ALLOW');
+    expect(ask(mixed, { resource: 'uon://svc/doc/2' }, sources).effect).toBe('DENY');
+  });
+});
