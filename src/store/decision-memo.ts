@@ -1,7 +1,9 @@
 /**
- * Per-decision memo: one decision may ask for the same entity or relation several times
- * (several candidate rules, `related()` in more than one condition). Cheap to create — three
- * lazily made Maps — and dropped with the decision, so it never serves stale data to the next one.
+ * Per-decision memo: one decision may ask the same relation question several times (several
+ * candidate rules, `related()` in more than one condition). Cheap to create — two lazily made
+ * Maps — and dropped with the decision, so it never serves stale data to the next one.
+ * Attributes pass straight through: the evaluator reads the actor and the resource at most once
+ * per decision itself, and the store caches decoded entities.
  */
 import { relatedThroughGroups, DEFAULT_MAX_DEPTH } from '../relations/traverse.js';
 import type { Attributes } from './records.js';
@@ -23,10 +25,7 @@ export interface DecisionSource {
   hasTuple(object: string, relation: string, subject: string): boolean;
 }
 
-const NONE = Symbol('none');
-
 class DecisionMemo implements DecisionSource {
-  private attributes?: Map<string, Attributes | typeof NONE>;
   private answers?: Map<string, boolean>;
   private subjects?: Map<string, string[]>;
   private readonly maxDepth: number;
@@ -46,13 +45,7 @@ class DecisionMemo implements DecisionSource {
   }
 
   getAttributes(id: string): Attributes | undefined {
-    const map = (this.attributes ??= new Map());
-    let value = map.get(id);
-    if (value === undefined) {
-      value = this.source.getAttributes(id) ?? NONE;
-      map.set(id, value);
-    }
-    return value === NONE ? undefined : value;
+    return this.source.getAttributes(id);
   }
 
   related(object: string, relation: string, subject: string): boolean {
