@@ -40,6 +40,21 @@ function stringList(list: unknown, what: string): string[] {
   return list as string[];
 }
 
+/**
+ * Whether some element of `probes` is in `list` (inList) or missing from it (!inList). Role and group lists are short: scanning them allocates nothing, where
+ * a Set costs an allocation and a hash of every element per call; both compare with
+ * SameValueZero, so the answers are the same.
+ */
+function someProbe(list: unknown[], probes: unknown[], inList: boolean): boolean {
+  if (list.length * probes.length <= 64) {
+    for (const x of probes) if (list.includes(x) === inList) return true;
+    return false;
+  }
+  const set = new Set(list);
+  for (const x of probes) if (set.has(x) === inList) return true;
+  return false;
+}
+
 export const FUNCTION_DOCS: Array<{ signature: string; description: string }> = [];
 
 function register(env: Environment, signature: string, description: string, handler: (...args: never[]) => unknown): void {
@@ -70,16 +85,12 @@ function buildBaseEnvironment(typedVariables: boolean): Environment {
     }
   });
   register(env, 'geoDistanceKm(double, double, double, double): double', 'Great-circle distance in km between (lat1, lon1) and (lat2, lon2).', (lat1: number, lon1: number, lat2: number, lon2: number) => distanceKm(lat1, lon1, lat2, lon2));
-  register(env, 'hasAny(list, list): bool', 'The first list shares at least one element with the second.', (a: unknown[], b: unknown[]) => {
-    const set = new Set(stringList(a, 'hasAny'));
-    for (const x of stringList(b, 'hasAny')) if (set.has(x)) return true;
-    return false;
-  });
-  register(env, 'hasAll(list, list): bool', 'The first list contains every element of the second.', (a: unknown[], b: unknown[]) => {
-    const set = new Set(stringList(a, 'hasAll'));
-    for (const x of stringList(b, 'hasAll')) if (!set.has(x)) return false;
-    return true;
-  });
+  register(env, 'hasAny(list, list): bool', 'The first list shares at least one element with the second.', (a: unknown[], b: unknown[]) =>
+    someProbe(stringList(a, 'hasAny'), stringList(b, 'hasAny'), true),
+  );
+  register(env, 'hasAll(list, list): bool', 'The first list contains every element of the second.', (a: unknown[], b: unknown[]) =>
+    !someProbe(stringList(a, 'hasAll'), stringList(b, 'hasAll'), false),
+  );
   register(env, 'intersect(list, list): list', 'The elements of the first list that are also in the second, in order.', (a: unknown[], b: unknown[]) => {
     const set = new Set(stringList(b, 'intersect'));
     return stringList(a, 'intersect').filter((x) => set.has(x));

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { distanceKm } from '../../src/policy/functions/geo.js';
 import { ipInAnyRange, ipInRange, parseAddress } from '../../src/policy/functions/ip.js';
 import { ServerInstant, utcOffsetMs } from '../../src/policy/functions/server-instant.js';
+import { runtimeBaseEnvironment } from '../../src/policy/cel-environment.js';
 import { decide, MemorySources } from '../../src/policy/index.js';
 import { relatedThroughGroups } from '../../src/relations/traverse.js';
 import { compileText } from './helpers.js';
@@ -138,6 +139,31 @@ describe('functions inside conditions', () => {
   it('list helpers', () => {
     expect(ask('u1', 'list').effect).toBe('ALLOW');
     expect(ask('u2', 'list').effect).toBe('DENY');
+  });
+});
+
+describe('hasAny and hasAll', () => {
+  it('agree with set semantics on short lists (scanned) and long ones (hashed)', () => {
+    const env = runtimeBaseEnvironment();
+    const any = env.parse('hasAny(actor.list, actor.probes)');
+    const all = env.parse('hasAll(actor.list, actor.probes)');
+    let seed = 7;
+    const next = (n: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    // Mixed types (1 vs '1') and alphabets sized so that about half the probes are members.
+    const values = [...Array.from({ length: 60 }, (_, i) => `v${i}`), 1, 2, '1', '2', true];
+    const randomList = (long: boolean) => Array.from({ length: long ? 20 + next(40) : next(6) }, () => values[next(long ? values.length : 8) + (long ? 0 : 58)]);
+    for (let i = 0; i < 4000; i++) {
+      const list = randomList(next(2) === 0);
+      const probes = randomList(next(2) === 0);
+      const actor = { list, probes };
+      expect(any({ actor }), JSON.stringify(actor)).toBe(probes.some((x) => new Set(list).has(x)));
+      expect(all({ actor }), JSON.stringify(actor)).toBe(probes.every((x) => new Set(list).has(x)));
+    }
   });
 });
 
