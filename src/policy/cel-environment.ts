@@ -7,6 +7,7 @@
 import { Environment } from '@marcbachmann/cel-js';
 import { distanceKm } from './functions/geo.js';
 import { ipInAnyRange, ipInRange, parseAddress } from './functions/ip.js';
+import { someProbe } from './functions/lists.js';
 import type { RelationSource } from './sources.js';
 
 /** Variables every condition may use. `id` is reserved inside actor and resource. */
@@ -38,21 +39,6 @@ function currentRelations(): RelationSource {
 function stringList(list: unknown, what: string): string[] {
   if (!Array.isArray(list)) throw new Error(`${what}: expected a list`);
   return list as string[];
-}
-
-/**
- * Whether some element of `probes` is in `list` (inList) or missing from it (!inList). Role and group lists are short: scanning them allocates nothing, where
- * a Set costs an allocation and a hash of every element per call; both compare with
- * SameValueZero, so the answers are the same.
- */
-function someProbe(list: unknown[], probes: unknown[], inList: boolean): boolean {
-  if (list.length * probes.length <= 64) {
-    for (const x of probes) if (list.includes(x) === inList) return true;
-    return false;
-  }
-  const set = new Set(list);
-  for (const x of probes) if (set.has(x) === inList) return true;
-  return false;
 }
 
 export const FUNCTION_DOCS: Array<{ signature: string; description: string }> = [];

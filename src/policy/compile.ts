@@ -191,7 +191,7 @@ function buildEnvironments(
   const runtime = runtimeBaseEnvironment().clone();
   runtime.registerConstant('C', 'map', constantValues);
   runtime.registerVariable('V', 'map');
-  if (schema.size === 0) return { runtime, check: runtime };
+  if (schema.size === 0) return { runtime, check: runtime, constants: constantValues };
 
   const check = typedBaseEnvironment().clone();
   check.registerConstant('C', 'map', constantValues);
@@ -224,7 +224,7 @@ function buildEnvironments(
     }
   }
   check.registerVariable('V', 'map');
-  return ok ? { runtime, check } : undefined;
+  return ok ? { runtime, check, constants: constantValues } : undefined;
 }
 
 function typedProbe(): Environment {

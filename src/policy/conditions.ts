@@ -5,6 +5,7 @@
  */
 import type { Environment } from '@marcbachmann/cel-js';
 import { ROOT_VARIABLES, type RootVariable } from './cel-environment.js';
+import { BAIL, compileFastCondition } from './fast-conditions.js';
 
 /** How finely a condition looks at the clock; decides how long its decision may be cached. */
 export type TimeGranularity = 'none' | 'quarter-hour' | 'minute' | 'instant';
@@ -37,6 +38,8 @@ export interface ExpressionTable {
 export interface ConditionEnvironments {
   runtime: Environment;
   check: Environment;
+  /** The set's constants (`C`), as registered in both environments. */
+  constants: Readonly<Record<string, unknown>>;
 }
 
 /** Comprehension macros; nesting them multiplies cost, so nesting is bounded. */
@@ -251,8 +254,17 @@ export function compileCondition(
   const analysis = analyzeCondition(program.ast);
   for (const p of analysis.problems) problems.push({ offset: expanded.mapOffset(p.offset), message: p.message });
   if (problems.length > 0) return { problems };
+  const celEvaluate = program as unknown as CompiledCondition['evaluate'];
+  const fast = compileFastCondition(program.ast, envs.constants);
+  const evaluate: CompiledCondition['evaluate'] =
+    fast === undefined
+      ? celEvaluate
+      : (context) => {
+          const answer = fast(context);
+          return answer === BAIL ? celEvaluate(context) : answer;
+        };
   return {
-    condition: { source: text, evaluate: program as unknown as CompiledCondition['evaluate'], reads: analysis.reads },
+    condition: { source: text, evaluate, reads: analysis.reads },
     problems,
     expandedText: expanded.text,
   };
