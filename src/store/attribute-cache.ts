@@ -29,6 +29,8 @@ export class AttributeCache {
     max: number,
     private readonly currentRevision: () => number,
     private readonly load: (id: string) => Attributes | undefined,
+    /** Ids known to be unknown at a revision without a read (AbsentPrefixes); not cached. */
+    private readonly knownAbsent?: (id: string, revision: number) => boolean,
   ) {
     this.lru = new LRUCache<string, Attributes>({ max });
   }
@@ -41,6 +43,7 @@ export class AttributeCache {
     }
     let value = this.lru.get(id);
     if (value === undefined) {
+      if (this.knownAbsent?.(id, revision) === true) return undefined;
       value = this.load(id);
       value = value === undefined ? MISSING : deepFreeze(value);
       this.lru.set(id, value);

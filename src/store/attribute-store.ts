@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { relatedThroughGroups, DEFAULT_MAX_DEPTH } from '../relations/traverse.js';
 import { ChangeLog, DEFAULT_CHANGE_LOG_MAX_ITEMS, DEFAULT_CHANGE_LOG_SIZE, type ChangeSet } from './changelog.js';
+import { AbsentPrefixes } from './absent-prefixes.js';
 import { AttributeCache } from './attribute-cache.js';
 import { GroupClosures } from './group-closures.js';
 import { EntityTable } from './entities.js';
@@ -47,6 +48,8 @@ export interface StoreOptions {
 }
 
 export const DEFAULT_ATTRIBUTE_CACHE_SIZE = 10_000;
+/** Id prefixes remembered as empty (or not) per revision, beside the attribute cache. */
+const MAX_ABSENT_PREFIXES = 1024;
 
 export interface WriteResult {
   revision: number;
@@ -107,7 +110,13 @@ export class AttributeStore {
     const cacheSize = options.attributeCacheSize ?? DEFAULT_ATTRIBUTE_CACHE_SIZE;
     if (cacheSize > 0) {
       const entities = this.entities;
-      this.cache = new AttributeCache(cacheSize, () => this.revision(), (id) => entities.get(id));
+      const absent = new AbsentPrefixes(MAX_ABSENT_PREFIXES, (prefix) => entities.anyWithPrefix(prefix));
+      this.cache = new AttributeCache(
+        cacheSize,
+        () => this.revision(),
+        (id) => entities.get(id),
+        (id, revision) => absent.covers(id, revision),
+      );
     }
     if (options.trackRevision === true) this.trackedRevision = this.changes.revision();
   }

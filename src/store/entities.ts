@@ -68,6 +68,12 @@ export class EntityTable {
     }
   }
 
+  /** Whether any stored id starts with `prefix` (one cursor step). */
+  anyWithPrefix(prefix: string): boolean {
+    for (const id of this.db.getKeys({ start: prefix, limit: 1 })) return id.startsWith(prefix);
+    return false;
+  }
+
   count(): number {
     return this.db.getKeysCount();
   }

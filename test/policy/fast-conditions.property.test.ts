@@ -7,15 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import { runtimeBaseEnvironment } from '../../src/policy/cel-environment.js';
 import { BAIL, compileFastCondition } from '../../src/policy/fast-conditions.js';
+import { seededRandom } from '../random.js';
 import { compileText } from './helpers.js';
 
-let seed = 20261126;
-function next(n: number): number {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) % n;
-}
+const next = seededRandom(20261126);
 const pick = <T>(items: readonly T[]): T => items[next(items.length)];
 
 const CONSTANTS = { roles: ['admin', 'editor'], name: 'x', on: true };

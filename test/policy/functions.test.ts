@@ -5,6 +5,7 @@ import { ServerInstant, utcOffsetMs } from '../../src/policy/functions/server-in
 import { runtimeBaseEnvironment } from '../../src/policy/cel-environment.js';
 import { decide, MemorySources } from '../../src/policy/index.js';
 import { relatedThroughGroups } from '../../src/relations/traverse.js';
+import { seededRandom } from '../random.js';
 import { compileText } from './helpers.js';
 
 describe('ipInRange', () => {
@@ -147,13 +148,7 @@ describe('hasAny and hasAll', () => {
     const env = runtimeBaseEnvironment();
     const any = env.parse('hasAny(actor.list, actor.probes)');
     const all = env.parse('hasAll(actor.list, actor.probes)');
-    let seed = 7;
-    const next = (n: number) => {
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return (seed >>> 0) % n;
-    };
+    const next = seededRandom(7);
     // Mixed types (1 vs '1') and alphabets sized so that about half the probes are members.
     const values = [...Array.from({ length: 60 }, (_, i) => `v${i}`), 1, 2, '1', '2', true];
     const randomList = (long: boolean) => Array.from({ length: long ? 20 + next(40) : next(6) }, () => values[next(long ? values.length : 8) + (long ? 0 : 58)]);

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { AttributeStore, RecordError, ReadOnlyStoreError, type DataRecord } from '../../src/store/index.js';
+import { seededRandom } from '../random.js';
 import { tempStore } from './helpers.js';
 
 const ALICE = 'spiffe://personnel.acme.test/eid/1001';
@@ -233,6 +234,40 @@ describe('entities', () => {
         await other.close();
       }
       expect(store.getAttributes('e-kept')).toEqual({ brand: 'new', shape: 2 });
+    });
+  });
+
+  describe('ids under prefixes the store holds nothing under (AbsentPrefixes)', () => {
+    it('answer like an uncached read while entities come and go under them', async () => {
+      const plain = AttributeStore.open(join(dir, 'data'), { attributeCacheSize: 0 });
+      const ids = ['todo/1', 'todo/2', 'uon://a/x/1', 'uon://a/x/2', 'uon://a/y/1', 'team:t', 'todo/', 'uon://a/x/1/c/1'];
+      const next = seededRandom(11);
+      try {
+        for (let step = 0; step < 200; step++) {
+          for (const id of ids) expect(store.getAttributes(id), `step ${step}: ${id}`).toEqual(plain.getAttributes(id));
+          const id = ids[next(ids.length)];
+          const record: DataRecord = next(3) === 0 ? { kind: 'entity', op: 'delete', id } : { kind: 'entity', op: 'put', id, attributes: { step } };
+          await store.write([record]);
+          // lmdb-js drops a reader's snapshot in a setTimeout(0) after it was taken.
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+      } finally {
+        await plain.close();
+      }
+    });
+
+    it('with trackRevision, see an entity another process wrote under such a prefix at the next refresh', async () => {
+      const server = AttributeStore.open(join(dir, 'data'), { trackRevision: true });
+      try {
+        expect(server.getAttributes('todo/1')).toBeUndefined();
+        await store.write([{ kind: 'entity', op: 'put', id: 'todo/1', attributes: { owner: 'a' } }]);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        expect(server.getAttributes('todo/1')).toBeUndefined(); // the revision it serves
+        server.refreshRevision();
+        expect(server.getAttributes('todo/1')).toEqual({ owner: 'a' });
+      } finally {
+        await server.close();
+      }
     });
   });
 
