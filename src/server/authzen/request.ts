@@ -94,7 +94,10 @@ function checkId(what: string, id: string, limits: RequestLimits): string {
 export function entityId(entity: Json, where: string, limits: RequestLimits): string {
   const type = requiredString(entity, 'type', where);
   const id = requiredString(entity, 'id', where);
-  return checkId(`${where.slice(0, -1)} (as Charter id)`, toCharterId(type, id), limits);
+  const charterId = toCharterId(type, id);
+  // The label is built only for the error message: this runs on every evaluation.
+  if (checkIdentifier('', charterId, limits.maxFieldBytes) === undefined) return charterId;
+  return checkId(`${where.slice(0, -1)} (as Charter id)`, charterId, limits);
 }
 
 export function actionName(action: Json, limits: RequestLimits): string {
