@@ -338,10 +338,6 @@ function compileRule(
   };
 }
 
-/**
- * An allow rule is unreachable when an unconditional deny covers all of its actors, actions
- * and resources; a rule whose condition is the literal `false` never applies either.
- */
 function readsBeyondId(fields: Set<string> | undefined): boolean {
   return fields !== undefined && [...fields].some((f) => f !== 'id');
 }
@@ -352,6 +348,10 @@ function readsOnlyActor(reads: ConditionReads): boolean {
   return ROOT_VARIABLES.every((root) => root === 'actor' || reads.fields[root].size === 0);
 }
 
+/**
+ * An allow rule is unreachable when an unconditional deny covers all of its actors, actions
+ * and resources; a rule whose condition is the literal `false` never applies either.
+ */
 function unreachableRuleWarnings(rules: CompiledRule[]): Diagnostic[] {
   const warnings: Diagnostic[] = [];
   const blanketDenies = rules.filter((r) => r.effect === 'deny' && r.condition === undefined && r.groups === undefined);
