@@ -7,12 +7,12 @@
  * from memory and the cache is left alone.
  *
  * The prefix is the id up to its last '/' (`todo/`, `uon://payments/refund/`); ids without a
- * '/' past the first character are always read. Knowledge is kept for one revision: any commit
- * clears it, so an entity written under a prefix is found from the next revision on.
+ * '/' past the first character are always read. Knowledge is kept for one revision: the attribute
+ * cache clears it together with its entries when the revision moves, so an entity written under
+ * a prefix is found from the next revision on.
  */
 export class AbsentPrefixes {
-  private revision = -1;
-  /** prefix → true when nothing is stored under it at `revision`. */
+  /** prefix → true when nothing is stored under it at the revision the owner serves. */
   private readonly known = new Map<string, boolean>();
 
   constructor(
@@ -20,14 +20,10 @@ export class AbsentPrefixes {
     private readonly anyWithPrefix: (prefix: string) => boolean,
   ) {}
 
-  /** True when no entity id starts with the prefix of `id` at `revision`. */
-  covers(id: string, revision: number): boolean {
+  /** True when no entity id starts with the prefix of `id` (as of the last clear()). */
+  covers(id: string): boolean {
     const slash = id.lastIndexOf('/');
     if (slash <= 0) return false;
-    if (revision !== this.revision) {
-      this.known.clear();
-      this.revision = revision;
-    }
     const prefix = id.slice(0, slash + 1);
     let absent = this.known.get(prefix);
     if (absent === undefined) {
@@ -38,5 +34,10 @@ export class AbsentPrefixes {
       this.known.set(prefix, absent);
     }
     return absent;
+  }
+
+  /** Forgets everything learnt: the owner calls it whenever the revision it serves moves. */
+  clear(): void {
+    this.known.clear();
   }
 }

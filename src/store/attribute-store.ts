@@ -110,12 +110,11 @@ export class AttributeStore {
     const cacheSize = options.attributeCacheSize ?? DEFAULT_ATTRIBUTE_CACHE_SIZE;
     if (cacheSize > 0) {
       const entities = this.entities;
-      const absent = new AbsentPrefixes(MAX_ABSENT_PREFIXES, (prefix) => entities.anyWithPrefix(prefix));
       this.cache = new AttributeCache(
         cacheSize,
         () => this.revision(),
         (id) => entities.get(id),
-        (id, revision) => absent.covers(id, revision),
+        new AbsentPrefixes(MAX_ABSENT_PREFIXES, (prefix) => entities.anyWithPrefix(prefix)),
       );
     }
     if (options.trackRevision === true) this.trackedRevision = this.changes.revision();
