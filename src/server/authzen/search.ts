@@ -15,6 +15,7 @@
  */
 import type { DecisionPoint, TupleKey } from '../../pdp/index.js';
 import type { DecisionRequest, PolicySet } from '../../policy/index.js';
+import { mergeOwn } from '../../policy/copy.js';
 import { ANY_ACTION } from '../../policy/resource-index.js';
 import { MEMBER_RELATION, DEFAULT_MAX_DEPTH } from '../../relations/traverse.js';
 import { authzenIdOf, isUriId, typePrefix } from './mapping.js';
@@ -206,13 +207,9 @@ export function searchSubjects(pdp: DecisionPoint, store: SearchStore, q: Subjec
   for (const rule of set.index.lookup(q.base.resource, q.base.action)) {
     for (const p of rule.actorPatterns ?? []) if (p.literal && idOfType(store, p.text, q.type, prefix) !== undefined) candidates.add(p.text);
   }
-  const { ids, resumeAfter } = collect(candidates, page, (actor) => {
-    // Object.assign, not a spread: `{ ...base, key }` is ~10x slower in V8 (src/policy/copy.ts).
-    const request = Object.assign({}, q.base) as DecisionRequest;
-    request.actor = actor;
-    if (q.claims !== undefined) request.actorClaims = q.claims;
-    return pdp.decide(request).effect === 'ALLOW';
-  });
+  const { ids, resumeAfter } = collect(candidates, page, (actor) =>
+    allows(pdp, q.base, q.claims === undefined ? { actor } : { actor, actorClaims: q.claims }),
+  );
   return pageOf(
     ids.map((id) => ({ type: q.type, id: idOfType(store, id, q.type, prefix) as string })),
     resumeAfter,
@@ -240,16 +237,19 @@ export function searchResources(pdp: DecisionPoint, store: SearchStore, q: Resou
     for (const p of rule.resources) if (p.literal && idOfType(store, p.text, q.type, prefix) !== undefined) candidates.add(p.text);
   }
   if (!anyAllow) return pageOf([], undefined);
-  const { ids, resumeAfter } = collect(candidates, page, (resource) => {
-    const request = Object.assign({}, q.base) as DecisionRequest;
-    request.resource = resource;
-    if (q.resourceAttributes !== undefined) request.resourceAttributes = q.resourceAttributes;
-    return pdp.decide(request).effect === 'ALLOW';
-  });
+  const { ids, resumeAfter } = collect(candidates, page, (resource) =>
+    allows(pdp, q.base, q.resourceAttributes === undefined ? { resource } : { resource, resourceAttributes: q.resourceAttributes }),
+  );
   return pageOf(
     ids.map((id) => ({ type: q.type, id: idOfType(store, id, q.type, prefix) as string })),
     resumeAfter,
   );
+}
+
+/** Whether `base` completed with `fields` is allowed (mergeOwn: a spread is ~10x slower in V8). */
+function allows(pdp: DecisionPoint, base: Partial<DecisionRequest>, fields: Partial<DecisionRequest>): boolean {
+  const request = mergeOwn(base as Record<string, unknown>, fields as Record<string, unknown>) as unknown as DecisionRequest;
+  return pdp.decide(request).effect === 'ALLOW';
 }
 
 /** Action names the rules matching `resource` mention; every named action when one says '*'. */
@@ -263,11 +263,7 @@ export function candidateActions(set: PolicySet, resource: string): Set<string> 
 }
 
 export function searchActions(pdp: DecisionPoint, base: Omit<DecisionRequest, 'action'>, page: Page): SearchResult<{ name: string }> {
-  const { ids, resumeAfter } = collect(candidateActions(pdp.policies, base.resource), page, (action) => {
-    const request = Object.assign({}, base) as DecisionRequest;
-    request.action = action;
-    return pdp.decide(request).effect === 'ALLOW';
-  });
+  const { ids, resumeAfter } = collect(candidateActions(pdp.policies, base.resource), page, (action) => allows(pdp, base, { action }));
   return pageOf(
     ids.map((name) => ({ name })),
     resumeAfter,
