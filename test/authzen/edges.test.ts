@@ -106,15 +106,18 @@ describe('AuthZEN over HTTP, default server', () => {
     expect(log.find((e) => e.requestId === 'batch-1/1')).toMatchObject({ transport: 'authzen-batch', decision: 'DENY' });
   });
 
-  it('counts HTTP decisions in /metrics', async () => {
-    const count = async () => {
+  it('counts HTTP decisions and their latency in /metrics', async () => {
+    const count = async (series: RegExp) => {
       const text = (await send(h, 'GET', '/metrics')).text;
-      const m = /charter_decisions_total\{effect="ALLOW",transport="http"\} (\d+)/.exec(text);
+      const m = series.exec(text);
       return m ? Number(m[1]) : 0;
     };
-    const before = await count();
+    const allowed = /charter_decisions_total\{effect="ALLOW",transport="http"\} (\d+)/;
+    const timed = /charter_decision_duration_seconds_count\{rpc="AuthZEN.evaluation"\} (\d+)/;
+    const [allowedBefore, timedBefore] = [await count(allowed), await count(timed)];
     await post(h, EVAL, readRecord1);
-    expect(await count()).toBe(before + 1);
+    expect(await count(allowed)).toBe(allowedBefore + 1);
+    expect(await count(timed)).toBe(timedBefore + 1);
   });
 
   it('413 for a body over the limit (declared or streamed), and the server keeps serving', async () => {

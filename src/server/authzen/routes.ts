@@ -101,10 +101,12 @@ export function registerAuthzen(router: HttpRouter, options: AuthzenOptions): vo
   const cacheBytes = options.decisionCacheBytes ?? 8 * 1024 * 1024;
   const cache = cacheBytes > 0 ? new DecisionCache(cacheBytes) : undefined;
 
-  function record(request: DecisionRequest, decision: PdpDecision, requestId: string, started: number, transport: string, counts?: DecisionTally): void {
-    counts?.record(decision.effect === 'ALLOW', Number.NaN);
+  /** Counts the decision (and its latency when `timed`: a batch times the whole call) and logs it. */
+  function record(request: DecisionRequest, decision: PdpDecision, requestId: string, started: number, transport: string, tally?: DecisionTally, timed = false): void {
+    const latencyMs = performance.now() - started;
+    tally?.record(decision.effect === 'ALLOW', timed ? latencyMs / 1000 : Number.NaN);
     if (decisionLog !== undefined && decisionLog.sampled(decision)) {
-      decisionLog.write({ requestId, request, decision, latencyMs: performance.now() - started, transport });
+      decisionLog.write({ requestId, request, decision, latencyMs, transport });
     }
   }
 
@@ -139,8 +141,7 @@ export function registerAuthzen(router: HttpRouter, options: AuthzenOptions): vo
     const text = decision.effect === 'ALLOW' ? ALLOW_BODY : DENY_BODY;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': text.length, 'x-request-id': requestId });
     res.end(text);
-    evaluationTally?.observe((performance.now() - started) / 1000);
-    record(request, decision, requestId, started, 'authzen', evaluationTally);
+    record(request, decision, requestId, started, 'authzen', evaluationTally, true);
   }
 
   function evaluateOne(body: Json, res: ServerResponse, requestId: string, started: number, text?: string): void {
