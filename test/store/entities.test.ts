@@ -215,6 +215,46 @@ describe('entities', () => {
       }
     });
 
+    // The entities table compares keys with memcmp (a custom key codec) where lmdb's default key
+    // handling uses its own comparator: both must see one order, or ids go missing on upgrade.
+    it('finds and lists, in the same order, ids written with lmdb\'s default key handling, and they find its', async () => {
+      const random = seededRandom(7);
+      const ids: string[] = [];
+      for (let i = 0; i < 400; i++) ids.push(`spiffe://personnel.acme.test/eid/${Math.floor(random() * 100_000)}`);
+      for (const p of ['1', '10', '100', '1000', '2', '20']) ids.push(`uon://p/x/${p}`, `uon://p/x/${p}/child`);
+      ids.push('uon://ünïcödé/Ω/☃', 'uon://ünïcödé/Ω/𝒳', 'uon://ünïcödé/Ω', 'team:~', 'team: ', 'team:\u00ff', 'team:\u0100');
+      for (let i = 0; i < 20; i++) ids.push(`uon://long/${'x'.repeat(50 + i)}/${i}`); // ≥ 64 chars: another encoding path
+      const unique = [...new Set(ids)];
+      const shuffled = [...unique].sort(() => random() - 0.5);
+      const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+      const old = join(dir, 'old');
+      let env = open({ path: old });
+      let table = env.openDB<{ i: number }, string>({ name: 'entities' });
+      await env.transaction(() => shuffled.forEach((id, i) => table.put(id, { i })));
+      await env.close();
+
+      const upgraded = AttributeStore.open(old, { attributeCacheSize: 0 });
+      const added = unique.map((id) => `${id}/new`);
+      try {
+        shuffled.forEach((id, i) => expect(upgraded.getAttributes(id), id).toEqual({ i }));
+        expect([...upgraded.entityIds('')]).toEqual([...unique].sort(byBytes));
+        await upgraded.write(added.map((id, i) => ({ kind: 'entity', op: 'put', id, attributes: { added: i } })));
+        expect([...upgraded.entityIds('')]).toEqual([...unique, ...added].sort(byBytes));
+      } finally {
+        await upgraded.close();
+      }
+
+      env = open({ path: old });
+      table = env.openDB<{ i: number }, string>({ name: 'entities', sharedStructuresKey: Symbol.for('structures') });
+      try {
+        shuffled.forEach((id, i) => expect(table.get(id), id).toEqual({ i }));
+        added.forEach((id, i) => expect(table.get(id), id).toEqual({ added: i }));
+      } finally {
+        await env.close();
+      }
+    });
+
     it('a failed write forgets the shapes it introduced, so later values never name a lost one', async () => {
       const loop: Record<string, unknown> = { a: 1 };
       loop.self = loop; // cannot be encoded: the write fails after the first record was put
