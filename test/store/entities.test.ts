@@ -220,12 +220,16 @@ describe('entities', () => {
     it('finds and lists, in the same order, ids written with lmdb\'s default key handling, and they find its', async () => {
       const random = seededRandom(7);
       const ids: string[] = [];
-      for (let i = 0; i < 400; i++) ids.push(`spiffe://personnel.acme.test/eid/${Math.floor(random() * 100_000)}`);
+      for (let i = 0; i < 400; i++) ids.push(`spiffe://personnel.acme.test/eid/${random(100_000)}`);
       for (const p of ['1', '10', '100', '1000', '2', '20']) ids.push(`uon://p/x/${p}`, `uon://p/x/${p}/child`);
       ids.push('uon://ünïcödé/Ω/☃', 'uon://ünïcödé/Ω/𝒳', 'uon://ünïcödé/Ω', 'team:~', 'team: ', 'team:\u00ff', 'team:\u0100');
       for (let i = 0; i < 20; i++) ids.push(`uon://long/${'x'.repeat(50 + i)}/${i}`); // ≥ 64 chars: another encoding path
       const unique = [...new Set(ids)];
-      const shuffled = [...unique].sort(() => random() - 0.5);
+      const shuffled = [...unique];
+      for (let i = shuffled.length - 1; i > 0; i--) {
+        const j = random(i + 1);
+        [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+      }
       const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
       const old = join(dir, 'old');
