@@ -121,6 +121,34 @@ function randomIndexes(count, max, seed = 42) {
 const sampleLine = JSON.stringify({ kind: 'entity', id: employee(1), attributes: { name: 'Employee 1', employee_id: '1', region: 'emea', country: 'GB', timezone: 'Europe/London', groups: ['a', 'b'] } });
 log(`calibration: JSON.parse of one entity line ${fmt(measure(() => JSON.parse(sampleLine)))}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 
+// A random get over 1M entities waits on memory more than it computes, and neighbours on this
+// VM slow memory access by more than they slow JSON.parse: a dependent random read within
+// 64 MiB (a Uint32Array whose slots, in shuffled order, each point to the next) tells a slow
+// period apart.
+const CHASE_SLOTS = 16 * 2 ** 20;
+const chaseNext = new Uint32Array(CHASE_SLOTS);
+{
+  const order = new Uint32Array(CHASE_SLOTS);
+  for (let i = 0; i < CHASE_SLOTS; i++) order[i] = i;
+  const pick = randomIndexes(CHASE_SLOTS, 2 ** 31, 1234);
+  for (let i = CHASE_SLOTS - 1; i > 0; i--) {
+    const j = pick[i] % i;
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  for (let i = 0; i < CHASE_SLOTS; i++) chaseNext[order[i]] = order[(i + 1) % CHASE_SLOTS];
+}
+function memoryLatency() {
+  let at = 0;
+  const steps = 1_000_000;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < steps; i++) at = chaseNext[at];
+  sink ^= at;
+  return `${(Number(process.hrtime.bigint() - t0) / steps).toFixed(0)} ns per dependent random read within 64 MiB`;
+}
+log(`calibration: ${memoryLatency()}`);
+
 // ---- import ----
 const dataFile = join(work, 'data.ndjson');
 const lines = await writeData(dataFile, N);
@@ -159,6 +187,7 @@ const scanMs = Number(process.hrtime.bigint() - scanStart) / 1e6;
 const otherIds = Array.from(randomIndexes(BATCH * (ROUNDS + 3), N, 4242), employee);
 const getMapped = measure((i) => plain.getAttributes(otherIds[i]));
 log(`getAttributes, no cache, random over ${N}, every page mapped (after a ${Math.round(scanMs)} ms key scan of ${scanned} ids): ${fmt(getMapped)}`);
+log(`calibration, right after: ${memoryLatency()}`);
 log(`getAttributes, no cache, unknown id: ${fmt(getMiss)}`);
 log(`getAttributes, no cache, hot set of ${HOT}: ${fmt(hotPlain)}`);
 log(`revision(): ${fmt(revisionOnly)}`);
