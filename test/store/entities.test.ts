@@ -109,10 +109,12 @@ describe('entities', () => {
 
   it('serves repeated reads from the cache, frozen, and never a stale value after a write', async () => {
     await store.write([{ kind: 'entity', op: 'put', id: ALICE, attributes: { region: 'emea', groups: ['a'] } }]);
-    const first = store.getAttributes(ALICE)!;
-    expect(store.getAttributes(ALICE)).toBe(first); // the same decoded object: a cache hit
-    expect(Object.isFrozen(first)).toBe(true);
-    expect(Object.isFrozen(first.groups)).toBe(true);
+    expect(store.getAttributes(ALICE)).toEqual({ region: 'emea', groups: ['a'] }); // first read: not kept
+    const cached = store.getAttributes(ALICE)!; // second read: kept
+    expect(store.getAttributes(ALICE)).toBe(cached); // the same decoded object: a cache hit
+    expect(Object.isFrozen(cached)).toBe(true);
+    expect(Object.isFrozen(cached.groups)).toBe(true);
+    expect(store.getAttributes('spiffe://unknown')).toBeUndefined();
     expect(store.getAttributes('spiffe://unknown')).toBeUndefined();
     await store.write([{ kind: 'entity', op: 'put', id: ALICE, attributes: { region: 'amer' } }]);
     expect(store.getAttributes(ALICE)).toEqual({ region: 'amer' });
@@ -141,6 +143,7 @@ describe('entities', () => {
       const start = server.revision();
       expect(start).toBe(store.revision());
       expect(server.getAttributes(ALICE)).toEqual({ v: 1 });
+      expect(server.getAttributes(ALICE)).toEqual({ v: 1 }); // read twice: now cached
 
       // Another writer (here another instance, as an import process would be).
       await store.write([{ kind: 'entity', op: 'put', id: ALICE, attributes: { v: 2 } }]);
