@@ -121,10 +121,10 @@ function randomIndexes(count, max, seed = 42) {
 const sampleLine = JSON.stringify({ kind: 'entity', id: employee(1), attributes: { name: 'Employee 1', employee_id: '1', region: 'emea', country: 'GB', timezone: 'Europe/London', groups: ['a', 'b'] } });
 log(`calibration: JSON.parse of one entity line ${fmt(measure(() => JSON.parse(sampleLine)))}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 
-// A random get over 1M entities waits on memory more than it computes, and neighbours on this
-// VM slow memory access by more than they slow JSON.parse: a dependent random read within
-// 64 MiB (a Uint32Array whose slots, in shuffled order, each point to the next) tells a slow
-// period apart.
+// A random get over 1M entities mostly waits on memory, which JSON.parse does not exercise: the
+// latency of a dependent random read within 64 MiB (a Uint32Array whose slots, in shuffled
+// order, each point to the next) is printed too, so runs can be compared on that as well. The
+// hot-set get below (cache-resident) shows periods when the VM gets less CPU.
 const CHASE_SLOTS = 16 * 2 ** 20;
 const chaseNext = new Uint32Array(CHASE_SLOTS);
 {

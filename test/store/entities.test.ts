@@ -220,7 +220,7 @@ describe('entities', () => {
 
     // The entities table compares keys with memcmp (a custom key codec) where lmdb's default key
     // handling uses its own comparator: both must see one order, or ids go missing on upgrade.
-    it('finds and lists, in the same order, ids written with lmdb\'s default key handling, and they find its', async () => {
+    it('reads and lists in byte order ids written with lmdb\'s default key handling, which in turn reads what it adds', async () => {
       const random = seededRandom(7);
       const ids: string[] = [];
       for (let i = 0; i < 400; i++) ids.push(`spiffe://personnel.acme.test/eid/${random(100_000)}`);
