@@ -72,20 +72,27 @@ const QUARTER_HOUR_MS = 15 * 60_000;
 const MINUTE_MS = 60_000;
 
 /**
- * Stored attributes plus the reserved `id`. Sources hand out the same attributes object for an
- * unchanged entity (the store caches decoded entities per revision), so the merged object is
- * kept beside it instead of being rebuilt on every decision.
+ * Stored attributes plus the reserved `id`. A frozen attributes object is handed out again
+ * while its entity is unchanged (AttributeSource), so the merged object is kept beside it
+ * instead of being rebuilt on every decision; any other object is a one-off, not worth an entry.
  */
 const withIdCache = new WeakMap<Attributes, Attributes>();
 
-function withId(stored: Attributes, id: string): Attributes {
+/** The kept merged object for a frozen `stored`; undefined for any other. */
+function sharedWithId(stored: Attributes, id: string): Attributes | undefined {
   const cached = withIdCache.get(stored);
   if (cached !== undefined && cached.id === id) return cached;
-  const copy = copyOwn(stored);
-  copy.id = id;
-  const merged = Object.freeze(copy);
+  // Only on a miss: Object.isFrozen is a builtin call, dearer than the lookup above.
+  if (!Object.isFrozen(stored)) return undefined;
+  const merged = withId(stored, id);
   withIdCache.set(stored, merged);
   return merged;
+}
+
+function withId(stored: Attributes, id: string): Attributes {
+  const copy = copyOwn(stored);
+  copy.id = id;
+  return Object.freeze(copy);
 }
 
 const NO_STRINGS: string[] = Object.freeze([]) as unknown as string[];
@@ -100,8 +107,8 @@ function withoutTime(context: Record<string, unknown>): Record<string, unknown> 
 class DecisionState {
   readonly context: Record<string, unknown>;
   actorFetched = false;
-  /** The actor object came from the store (and so comes back, the same object, next time). */
-  actorStored = false;
+  /** The actor object is built on a frozen stored one: the same object comes back next time. */
+  actorShared = false;
   resourceFetched = false;
   time: TimeGranularity = 'none';
   relations = false;
@@ -150,8 +157,9 @@ class DecisionState {
       this.actorFetched = true;
       const stored = this.sources.attributes.getAttributes(this.request.actor);
       if (stored !== undefined) {
-        this.context.actor = withId(stored, this.request.actor);
-        this.actorStored = true;
+        const shared = sharedWithId(stored, this.request.actor);
+        this.context.actor = shared ?? withId(stored, this.request.actor);
+        this.actorShared = shared !== undefined;
       }
     }
     return this.context.actor as Attributes;
@@ -168,7 +176,7 @@ class DecisionState {
       merged.id = this.request.resource;
       this.context.resource = merged;
     } else if (stored !== undefined) {
-      this.context.resource = withId(stored, this.request.resource);
+      this.context.resource = sharedWithId(stored, this.request.resource) ?? withId(stored, this.request.resource);
     }
   }
 
@@ -210,8 +218,9 @@ function conditionHolds(rule: CompiledRule, state: DecisionState): ConditionOutc
   const remembered = rule.actorOutcomes;
   if (remembered !== undefined) {
     const actor = state.actorAttributes();
-    // An actor that is not stored is a fresh `{id}` per decision: nothing to remember it by.
-    if (state.actorStored) {
+    // An unknown actor is a fresh `{id}` per decision, an unfrozen one a one-off copy: nothing
+    // to remember either by.
+    if (state.actorShared) {
       let outcome = remembered.get(actor);
       if (outcome === undefined) {
         outcome = outcomeOf(condition, state.context);

@@ -2,14 +2,30 @@
 import { DEFAULT_MAX_DEPTH, relatedThroughGroups } from '../relations/traverse.js';
 import type { AttributeSource, Attributes, RelationSource } from './sources.js';
 
+/**
+ * The store freezes what it caches the same way; `store` and `policy` share no code
+ * (ARCHITECTURE.md), hence a second copy of these few lines.
+ */
+function frozenCopy(attributes: Attributes): Attributes {
+  const freezeAll = (value: unknown): unknown => {
+    if (typeof value === 'object' && value !== null) {
+      for (const child of Object.values(value)) freezeAll(child);
+      Object.freeze(value);
+    }
+    return value;
+  };
+  return freezeAll(structuredClone(attributes)) as Attributes;
+}
+
 export class MemorySources implements AttributeSource, RelationSource {
   private readonly entities = new Map<string, Attributes>();
   private readonly subjects = new Map<string, Set<string>>();
 
   constructor(private readonly maxDepth: number = DEFAULT_MAX_DEPTH) {}
 
+  /** Keeps a deeply frozen copy, as the store's cache does: the caller's object stays its own. */
   setEntity(id: string, attributes: Attributes): this {
-    this.entities.set(id, attributes);
+    this.entities.set(id, frozenCopy(attributes));
     return this;
   }
 

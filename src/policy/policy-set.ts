@@ -36,8 +36,9 @@ export interface CompiledRule {
   /**
    * Set when the condition reads the actor's attributes and nothing else (no resource, action,
    * env, claims, clock or relations): its outcome is then a function of the actor's attributes
-   * object alone, remembered per object. The store hands out one frozen object per entity and
-   * revision, so a write yields a new object and a fresh evaluation.
+   * object alone, remembered per object — frozen objects only (AttributeSource): the store hands
+   * out one per cached entity and revision, so a write yields a new object and a fresh
+   * evaluation.
    */
   readonly actorOutcomes: WeakMap<object, ConditionOutcome> | undefined;
   readonly location: RuleLocation;

@@ -5,7 +5,12 @@
 export type Attributes = Record<string, unknown>;
 
 export interface AttributeSource {
-  /** Stored attributes of an entity (actor, resource, team), or undefined when unknown. */
+  /**
+   * Stored attributes of an entity (actor, resource, team), or undefined when unknown. A source
+   * may hand out the same object again while the entity is unchanged; the evaluator keeps
+   * results per object only for frozen ones (deeply frozen, so they cannot change under it): the
+   * store's cached entities and the in-memory fixtures are, a store's one-off reads are not.
+   */
   getAttributes(id: string): Attributes | undefined;
 }
 

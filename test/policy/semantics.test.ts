@@ -259,6 +259,26 @@ describe('conditions that read only the actor', () => {
     expect(ask(set, { actor: 'user:3' }, sources).effect).toBe('ALLOW');
   });
 
+  it('are remembered for the in-memory fixtures too: they keep a deeply frozen copy', () => {
+    const attributes = { roles: ['admin'], nested: { level: 2 } };
+    const sources = new CountingSource().setEntity('user:1', attributes);
+    attributes.roles.push('changed');
+    const kept = sources.getAttributes('user:1')!;
+    expect(kept).toEqual({ roles: ['admin'], nested: { level: 2 } });
+    expect(Object.isFrozen(kept) && Object.isFrozen(kept.roles) && Object.isFrozen(kept.nested)).toBe(true);
+    expect(sources.getAttributes('user:1')).toBe(kept);
+  });
+
+  it('are not remembered for an attributes object that is not frozen: it may change in place', () => {
+    const set = rules(rule('d', 'deny', 'has(actor.suspended) && actor.suspended') + rule('a', 'allow'));
+    const actor: Record<string, unknown> = { suspended: false };
+    const source = new CountingSource();
+    source.getAttributes = (id: string) => (id === 'user:1' ? actor : undefined);
+    expect(ask(set, {}, source).effect).toBe('ALLOW');
+    actor.suspended = true;
+    expect(ask(set, {}, source)).toMatchObject({ effect: 'DENY', policyIds: ['t/d'] });
+  });
+
   it('remember errors too, and a mixed condition is evaluated for every request', () => {
     const set = rules(rule('a', 'allow', 'actor.level > 1'));
     const sources = new CountingSource().setEntity('user:1', { team: 'x' }).setEntity('uon://svc/doc/1', { team: 'x' }).setEntity('uon://svc/doc/2', { team: 'y' });
