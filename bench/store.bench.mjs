@@ -6,6 +6,7 @@
  *               every page of the entities mapped (a running server's steady state)
  *   cache       the same reads with the attribute cache (lru-cache, emptied on each new revision)
  *   related     related() through 3 member hops (hit), and a miss that walks the whole tree
+ *   decide      a whole decision (bundled payments rules) for a different random actor each
  *
  *   npm run bench:store                   N = 1,000,000
  *   node bench/store.bench.mjs --entities 200000 --quick
@@ -22,6 +23,8 @@ import { parseArgs } from 'node:util';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { AttributeStore, importNdjson } = await import(join(ROOT, 'dist/store/index.js'));
+const { decide } = await import(join(ROOT, 'dist/policy/index.js'));
+const { P100, READ_REQUEST, compileOrThrow, paymentsSources } = await import('./lib/payments.mjs');
 
 const { values } = parseArgs({
   options: {
@@ -238,6 +241,16 @@ const getCached = measure((i) => cached.getAttributes(ids[i]));
 const hotCached = measure((i) => cached.getAttributes(hotIds[i]));
 log(`getAttributes, with cache (10k entries), random over ${N}: ${fmt(getCached)}`);
 log(`getAttributes, with cache (10k entries), hot set of ${HOT}: ${fmt(hotCached)}`);
+
+// A whole decision on the store as the server makes it: the bundled payments rules reading
+// payment p-100 (written here) for a different employee each time, most of them read for the
+// first time, so neither the attribute cache nor the evaluator's per-object memos help.
+await cached.write([{ kind: 'entity', op: 'put', id: P100, attributes: { customer_region: 'emea', amount: 250.0, currency: 'EUR' } }]);
+const payments = compileOrThrow(paymentsSources());
+const decideSources = { attributes: cached, relations: cached, now: new Date('2026-11-25T11:00:00Z') };
+const readRequests = Array.from(randomIndexes(BATCH * (ROUNDS + 3), N, 777), (k) => ({ ...READ_REQUEST, actor: employee(k) }));
+const decideRandom = measure((i) => decide(payments, readRequests[i], decideSources).effect === 'ALLOW');
+log(`decide (bundled payments rules, read p-100), a different random actor each, with cache: ${fmt(decideRandom)}`);
 await cached.close();
 rmSync(storeDir, { recursive: true, force: true });
 
